@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "DeepScratch",
+    products: [
+        // libdeepscratch.so: the C ABI declared in include/deepscratch.h.
+        .library(name: "deepscratch", type: .dynamic, targets: ["DeepScratchC"]),
+        .library(name: "DeepScratch", targets: ["DeepScratch"]),
+        .executable(name: "dsc", targets: ["dsc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, zlib1g-dev, libpng-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
+        // The engine: pure Swift on Glibc, no Foundation.
+        .target(name: "DeepScratch", dependencies: ["CBLAS", "CZlib", "CLibPNG"]),
+
+        // The C ABI: converts and catches, nothing else.
+        .target(name: "DeepScratchC", dependencies: ["DeepScratch"]),
+
+        // The command-line tool.
+        .executableTarget(name: "dsc", dependencies: [
+            "DeepScratch",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib"]),
+        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC"]),
+        .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch"]),
+    ]
+)

@@ -1,0 +1,64 @@
+/// Input standardization `x = (p/255 − mean) / std` with one mean and one
+/// standard deviation over all pixels of the training split.
+///
+/// It is stored with the model, so inference standardizes exactly as
+/// training did.
+public struct Standardization: Equatable, Sendable {
+    /// Mean of `p/255` over the training pixels.
+    public var mean: Double
+    /// Standard deviation of `p/255` over the training pixels (> 0).
+    public var std: Double
+
+    public init(mean: Double, std: Double) {
+        self.mean = mean
+        self.std = std
+    }
+
+    /// The statistics of `images` (the training split only).
+    public init(fitting images: LabeledImages) {
+        var histogram = [Int](repeating: 0, count: 256)
+        images.pixels.withUnsafeBufferPointer { p in for v in p { histogram[Int(v)] += 1 } }
+        let n = Double(max(1, images.pixels.count))
+        var sum = 0.0, sumSq = 0.0
+        for (v, c) in histogram.enumerated() {
+            let x = Double(v) / 255
+            sum += x * Double(c)
+            sumSq += x * x * Double(c)
+        }
+        let mean = sum / n
+        let variance = max(0, sumSq / n - mean * mean)
+        self.init(mean: mean, std: variance > 0 ? variance.squareRoot() : 1)
+    }
+
+    /// The standardized value of each of the 256 pixel values.
+    public func table<T: Scalar>(_: T.Type = T.self) -> [T] {
+        (0..<256).map { T((Double($0) / 255 - mean) / std) }
+    }
+}
+
+/// Fills `X` (`features × m`, one example per column) with the
+/// standardized pixels of the images `indices` names, and `labels` with
+/// their labels.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func assembleBatch<T: Scalar>(
+    _ images: UnsafePointer<UInt8>, _ imageLabels: UnsafePointer<UInt8>, features: Int,
+    indices: UnsafeBufferPointer<Int32>, table: UnsafePointer<T>,
+    into X: Matrix<T>, labels: UnsafeMutablePointer<Int32>
+) {
+    let m = indices.count
+    X.resize(cols: m)
+    let x = X.data
+    // Eight examples at a time: each pixel row of X is written in runs of 8.
+    var j0 = 0
+    while j0 < m {
+        let j1 = min(j0 + 8, m)
+        for j in j0..<j1 {
+            let k = Int(indices[j])
+            labels[j] = Int32(imageLabels[k])
+            let src = images + k * features
+            for i in 0..<features { x[i * m + j] = table[Int(src[i])] }
+        }
+        j0 = j1
+    }
+}

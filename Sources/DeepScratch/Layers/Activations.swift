@@ -1,0 +1,164 @@
+// Element-wise activations. Each keeps its output A for the backward pass,
+// which needs only A: g'(Z) is written in terms of A = g(Z).
+
+/// An element-wise activation function.
+public enum ActivationKind: String, CaseIterable, Sendable {
+    case relu
+    case leakyReLU = "leaky-relu"
+    case tanh
+    case sigmoid
+
+    /// A new layer of this activation for `size` features.
+    public func makeLayer<T: Scalar>(size: Int, as _: T.Type = T.self) -> any Layer<T> {
+        switch self {
+        case .relu: return ReLU<T>(size: size)
+        case .leakyReLU: return LeakyReLU<T>(size: size)
+        case .tanh: return Tanh<T>(size: size)
+        case .sigmoid: return Sigmoid<T>(size: size)
+        }
+    }
+
+    /// The initialization that suits it: He for the ReLU family, Xavier otherwise.
+    public var suitedInit: WeightInit {
+        switch self {
+        case .relu, .leakyReLU: return .he
+        case .tanh, .sigmoid: return .xavier
+        }
+    }
+}
+
+/// `A = max(0, Z)`.
+public final class ReLU<T: Scalar>: Layer {
+    public let inputSize: Int
+    public var outputSize: Int { inputSize }
+    private let A: Matrix<T>
+    public init(size: Int) { inputSize = size; A = Matrix(rows: size, cols: 0) }
+
+    public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
+        A.resize(cols: Z.cols)
+        // A = max(0, Z)
+        reluForward(Z.data, A.data, Z.count)
+        return A
+    }
+
+    public func backward(_ dA: Matrix<T>) -> Matrix<T> {
+        // dZ = dA ⊙ [A > 0]
+        reluBackward(A.data, dA.data, dA.count)
+        return dA
+    }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func reluForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<T>, _ n: Int) {
+    for i in 0..<n { a[i] = Swift.max(z[i], 0) }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func reluBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>, _ n: Int) {
+    for i in 0..<n { d[i] = a[i] > 0 ? d[i] : 0 }
+}
+
+/// `A = Z` where `Z > 0`, else `α·Z` (α = 0.01 by default).
+public final class LeakyReLU<T: Scalar>: Layer {
+    public let inputSize: Int
+    public var outputSize: Int { inputSize }
+    /// The slope for negative inputs.
+    public let alpha: T
+    private let A: Matrix<T>
+    public init(size: Int, alpha: T = 0.01) {
+        inputSize = size; self.alpha = alpha; A = Matrix(rows: size, cols: 0)
+    }
+
+    public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
+        A.resize(cols: Z.cols)
+        // A = Z > 0 ? Z : αZ
+        leakyForward(Z.data, A.data, Z.count, alpha)
+        return A
+    }
+
+    public func backward(_ dA: Matrix<T>) -> Matrix<T> {
+        // dZ = dA ⊙ (A > 0 ? 1 : α)   (A > 0 exactly when Z > 0, as α > 0)
+        leakyBackward(A.data, dA.data, dA.count, alpha)
+        return dA
+    }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func leakyForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<T>, _ n: Int, _ alpha: T) {
+    for i in 0..<n { let v = z[i]; a[i] = v > 0 ? v : alpha * v }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func leakyBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>, _ n: Int, _ alpha: T) {
+    for i in 0..<n { d[i] = a[i] > 0 ? d[i] : alpha * d[i] }
+}
+
+/// `A = tanh(Z)`.
+public final class Tanh<T: Scalar>: Layer {
+    public let inputSize: Int
+    public var outputSize: Int { inputSize }
+    private let A: Matrix<T>
+    public init(size: Int) { inputSize = size; A = Matrix(rows: size, cols: 0) }
+
+    public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
+        A.resize(cols: Z.cols)
+        // A = tanh(Z)
+        tanhForward(Z.data, A.data, Z.count)
+        return A
+    }
+
+    public func backward(_ dA: Matrix<T>) -> Matrix<T> {
+        // dZ = dA ⊙ (1 − A²)
+        tanhBackward(A.data, dA.data, dA.count)
+        return dA
+    }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func tanhForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<T>, _ n: Int) {
+    for i in 0..<n { a[i] = T.tanh(z[i]) }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func tanhBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>, _ n: Int) {
+    for i in 0..<n { d[i] *= 1 - a[i] * a[i] }
+}
+
+/// `A = σ(Z) = 1 / (1 + e^(−Z))`.
+public final class Sigmoid<T: Scalar>: Layer {
+    public let inputSize: Int
+    public var outputSize: Int { inputSize }
+    private let A: Matrix<T>
+    public init(size: Int) { inputSize = size; A = Matrix(rows: size, cols: 0) }
+
+    public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
+        A.resize(cols: Z.cols)
+        // A = 1 / (1 + e^(−Z))
+        sigmoidForward(Z.data, A.data, Z.count)
+        return A
+    }
+
+    public func backward(_ dA: Matrix<T>) -> Matrix<T> {
+        // dZ = dA ⊙ A ⊙ (1 − A)
+        sigmoidBackward(A.data, dA.data, dA.count)
+        return dA
+    }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func sigmoidForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<T>, _ n: Int) {
+    for i in 0..<n { a[i] = 1 / (1 + T.exp(-z[i])) }
+}
+
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func sigmoidBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>, _ n: Int) {
+    for i in 0..<n { d[i] *= a[i] * (1 - a[i]) }
+}

@@ -1,0 +1,121 @@
+/// A dense row-major matrix of `rows × cols` scalars in a 64-byte aligned
+/// buffer the matrix owns.
+///
+/// Activations are stored the way the course writes them: one column per
+/// example, so a batch of `m` inputs of `n` features is an `n × m` matrix.
+/// The column count can shrink and grow again within the allocated capacity
+/// without reallocating, so the last, partial batch of an epoch reuses the
+/// buffers of the full batches.
+public final class Matrix<T: Scalar> {
+    /// Number of rows.
+    public let rows: Int
+    /// Number of columns (for activations: the batch size).
+    public private(set) var cols: Int
+    /// Number of scalars the buffer holds (at least `rows × cols`).
+    public private(set) var capacity: Int
+    /// The elements, row after row: element (i, j) is at `data[i * cols + j]`.
+    public private(set) var data: UnsafeMutablePointer<T>
+
+    /// A zero-filled `rows × cols` matrix.
+    public init(rows: Int, cols: Int) {
+        precondition(rows >= 0 && cols >= 0, "negative matrix shape")
+        self.rows = rows
+        self.cols = cols
+        self.capacity = max(1, rows * cols)
+        self.data = Matrix.allocate(capacity)
+    }
+
+    /// A `rows × cols` matrix holding `values` (row-major, `rows × cols` of them).
+    public convenience init(rows: Int, cols: Int, values: [T]) {
+        precondition(values.count == rows * cols, "matrix value count differs from its shape")
+        self.init(rows: rows, cols: cols)
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { data.update(from: base, count: values.count) }
+        }
+    }
+
+    deinit { data.deallocate() }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<T> {
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: count * MemoryLayout<T>.stride, alignment: 64)
+        let p = raw.bindMemory(to: T.self, capacity: count)
+        p.initialize(repeating: 0, count: count)
+        return p
+    }
+
+    /// Number of elements, `rows × cols`.
+    @inline(__always) public var count: Int { rows * cols }
+
+    /// Changes the column count, keeping the row count. Grows the buffer when
+    /// needed (contents are then undefined); never shrinks it.
+    public func resize(cols newCols: Int) {
+        precondition(newCols >= 0)
+        if rows * newCols > capacity {
+            data.deallocate()
+            capacity = rows * newCols
+            data = Matrix.allocate(capacity)
+        }
+        cols = newCols
+    }
+
+    /// Element (i, j).
+    @inline(__always) public subscript(i: Int, j: Int) -> T {
+        get { data[i * cols + j] }
+        set { data[i * cols + j] = newValue }
+    }
+
+    /// The elements as an array, row after row.
+    public var values: [T] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// Sets every element to `value`.
+    public func fill(_ value: T) { data.update(repeating: value, count: count) }
+
+    /// Copies the shape-compatible contents of `other` into this matrix.
+    public func copy(from other: Matrix<T>) {
+        precondition(other.rows == rows, "row count differs")
+        resize(cols: other.cols)
+        data.update(from: other.data, count: count)
+    }
+}
+
+extension Matrix: CustomStringConvertible {
+    public var description: String {
+        var s = "Matrix \(rows)x\(cols)"
+        if count <= 64 {
+            for i in 0..<rows {
+                s += "\n  " + (0..<cols).map { "\(self[i, $0])" }.joined(separator: " ")
+            }
+        }
+        return s
+    }
+}
+
+/// `C = alpha · op(A) · op(B) + beta · C`: the one place every matrix
+/// product of the engine goes through (BLAS `sgemm` / `dgemm`).
+///
+/// `op(X)` is `X` or `Xᵀ`. `C` must already have the shape of the product;
+/// its column count is adjusted to it.
+@inline(__always)
+func gemm<T: Scalar>(
+    _ A: Matrix<T>, transposeA: Bool = false,
+    _ B: Matrix<T>, transposeB: Bool = false,
+    into C: Matrix<T>, alpha: T = 1, beta: T = 0
+) {
+    let m = transposeA ? A.cols : A.rows
+    let k = transposeA ? A.rows : A.cols
+    let kB = transposeB ? B.cols : B.rows
+    let n = transposeB ? B.rows : B.cols
+    precondition(k == kB, "gemm: inner dimensions \(k) and \(kB) differ")
+    precondition(C.rows == m, "gemm: result has \(C.rows) rows, product has \(m)")
+    C.resize(cols: n)
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 { C.fill(0) } else { scale(C.data, count: C.count, by: beta) }
+        return
+    }
+    T.blasGemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+               alpha: alpha, a: A.data, lda: max(1, A.cols),
+               b: B.data, ldb: max(1, B.cols),
+               beta: beta, c: C.data, ldc: max(1, C.cols))
+}

@@ -1,0 +1,78 @@
+import Glibc
+
+/// Writes files so that a reader, a crash or a full disk never leaves a
+/// partial file at the destination: the bytes go to a temporary file in the
+/// same folder, which is flushed to disk and then renamed over the target.
+public enum AtomicFile {
+    /// Replaces `path` with `bytes` atomically.
+    /// - Throws: `DeepScratchError.cannotWrite` naming the path and the
+    ///   system's reason; the previous file, if any, is then untouched.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DeepScratchError.cannotWrite(path: path, reason: systemErrorText()) }
+        func fail(_ reason: String) -> DeepScratchError {
+            close(fd)
+            unlink(temporary)
+            return .cannotWrite(path: path, reason: reason)
+        }
+        var written = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                written += n
+            }
+            return true
+        }
+        guard ok else { throw fail(systemErrorText()) }
+        guard fsync(fd) == 0 else { throw fail(systemErrorText()) }
+        guard close(fd) == 0 else {
+            unlink(temporary)
+            throw DeepScratchError.cannotWrite(path: path, reason: systemErrorText())
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = systemErrorText()
+            unlink(temporary)
+            throw DeepScratchError.cannotWrite(path: path, reason: reason)
+        }
+        // Make the rename itself durable.
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]) } ?? "."
+        let dfd = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// The whole contents of `path`.
+    /// - Throws: `DeepScratchError.cannotRead` naming the path.
+    public static func read(_ path: String, limit: Int = 1 << 31) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw DeepScratchError.cannotRead(path: path, reason: "is a directory") }
+        let size = Int(st.st_size)
+        guard size <= limit else {
+            throw DeepScratchError.cannotRead(path: path, reason: "file is \(size) bytes, more than the \(limit) allowed")
+        }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        try bytes.withUnsafeMutableBytes { raw in
+            while done < size {
+                let n = Glibc.read(fd, raw.baseAddress! + done, size - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DeepScratchError.cannotRead(path: path, reason: systemErrorText())
+                }
+                if n == 0 { break }
+                done += n
+            }
+        }
+        if done < size { bytes.removeLast(size - done) }
+        return bytes
+    }
+}

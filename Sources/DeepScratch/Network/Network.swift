@@ -1,0 +1,120 @@
+/// A feed-forward network: a stack of layers ending in softmax with the
+/// cross-entropy cost.
+///
+/// Inputs are `inputSize × m` matrices, one example per column.
+public final class Network<T: Scalar> {
+    /// The layers in order, input first (the softmax head is `head`).
+    public let layers: [any Layer<T>]
+    /// The softmax + cross-entropy output.
+    public let head: SoftmaxCrossEntropy<T>
+
+    /// A network of `layers` whose last layer produces `classes` rows.
+    public init(layers: [any Layer<T>], classes: Int) {
+        precondition(!layers.isEmpty, "a network needs at least one layer")
+        for (a, b) in zip(layers, layers.dropFirst()) {
+            precondition(a.outputSize == b.inputSize, "layer sizes do not chain")
+        }
+        precondition(layers.last!.outputSize == classes, "last layer size differs from the class count")
+        self.layers = layers
+        self.head = SoftmaxCrossEntropy(classes: classes)
+        // The first dense layer's input is the data: its gradient is never used.
+        if let first = layers.first as? Dense<T> { first.computesInputGradient = false }
+    }
+
+    /// Number of input features.
+    public var inputSize: Int { layers[0].inputSize }
+    /// Number of classes.
+    public var classes: Int { head.classes }
+
+    /// Every trainable parameter, layer by layer.
+    public var parameters: [Parameter<T>] { layers.flatMap { $0.parameters } }
+
+    /// The dense layers, in order.
+    public var denseLayers: [Dense<T>] { layers.compactMap { $0 as? Dense<T> } }
+
+    /// The dropout layers, in order.
+    public var dropoutLayers: [Dropout<T>] { layers.compactMap { $0 as? Dropout<T> } }
+
+    /// Total number of trainable scalars.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Sets the L2 strength λ of every dense layer.
+    public func setL2(_ lambda: T) { for d in denseLayers { d.l2 = lambda } }
+
+    /// Runs the batch `X` (`inputSize × m`) forward and returns the class
+    /// probabilities (`classes × m`, owned by the network).
+    @discardableResult
+    public func forward(_ X: Matrix<T>, training: Bool) -> Matrix<T> {
+        var A = X
+        for layer in layers { A = layer.forward(A, training: training) }
+        return head.forward(A)
+    }
+
+    /// The cross-entropy of the last forward pass (without the L2 term).
+    public func cost(labels: UnsafeBufferPointer<Int32>) -> T { head.cost(labels: labels) }
+
+    /// The L2 term of the cost for a batch of `m` examples: `λ/(2m) Σ_l ‖W_l‖²`.
+    public func l2Cost(batchSize m: Int) -> T {
+        var total: T = 0
+        for d in denseLayers where d.l2 != 0 {
+            total += d.l2 / T(2 * m) * sumOfSquares(d.W.value.data, count: d.W.value.count)
+        }
+        return total
+    }
+
+    /// Back-propagates from the labels of the last forward pass, writing the
+    /// gradient of every parameter.
+    public func backward(labels: UnsafeBufferPointer<Int32>) {
+        var d = head.backward(labels: labels)
+        for layer in layers.reversed() { d = layer.backward(d) }
+    }
+}
+
+/// The shape of a fully connected network: sizes, activation, dropout.
+public struct Architecture: Equatable, Sendable {
+    /// Layer widths from input to output, e.g. `[784, 1024, 1024, 10]`.
+    public var sizes: [Int]
+    /// The hidden layers' activation.
+    public var activation: ActivationKind
+    /// Keep probability of the dropout after each hidden layer (1 = none).
+    public var keep: [Double]
+
+    /// - Parameters:
+    ///   - sizes: input size, hidden sizes, class count (at least two entries).
+    ///   - activation: the hidden activation.
+    ///   - keep: one keep probability per hidden layer, or one for all.
+    public init(sizes: [Int], activation: ActivationKind = .relu, keep: [Double] = []) {
+        self.sizes = sizes
+        self.activation = activation
+        let hidden = max(0, sizes.count - 2)
+        if keep.count == 1 { self.keep = Array(repeating: keep[0], count: hidden) }
+        else if keep.isEmpty { self.keep = Array(repeating: 1, count: hidden) }
+        else { self.keep = keep }
+    }
+
+    /// Builds the network: `Dense → activation → [Dropout]` per hidden layer,
+    /// then `Dense → softmax`. Weights are drawn with `initialization`
+    /// (default: the one suited to the activation), biases are 0; each
+    /// dropout layer gets its own generator derived from `seed`.
+    public func makeNetwork<T: Scalar>(
+        _: T.Type = T.self, initialization: WeightInit? = nil, seed: UInt64
+    ) -> Network<T> {
+        var rng = RandomSource(seed: seed)
+        let scheme = initialization ?? activation.suitedInit
+        var layers: [any Layer<T>] = []
+        for l in 1..<sizes.count {
+            let dense = Dense<T>(inputSize: sizes[l - 1], outputSize: sizes[l], index: l)
+            dense.initialize(scheme, rng: &rng)
+            layers.append(dense)
+            if l < sizes.count - 1 {
+                layers.append(activation.makeLayer(size: sizes[l], as: T.self))
+                let k = keep[l - 1]
+                if k < 1 {
+                    let dropoutRNG = RandomSource(seed: seed ^ (0xD509_0000 &+ UInt64(l) &* 0x9E37_79B9))
+                    layers.append(Dropout<T>(size: sizes[l], keep: k, rng: dropoutRNG))
+                }
+            }
+        }
+        return Network(layers: layers, classes: sizes.last!)
+    }
+}

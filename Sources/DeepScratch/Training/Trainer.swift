@@ -1,0 +1,307 @@
+import Glibc
+
+/// Everything that decides a training run, except the data.
+public struct TrainingConfig: Equatable, Sendable {
+    /// Layer sizes, activation and dropout.
+    public var architecture: Architecture
+    /// Weight initialization (nil: the one suited to the activation).
+    public var initialization: WeightInit?
+    /// Number of passes over the training split.
+    public var epochs: Int
+    /// Examples per mini-batch (the last batch of an epoch may be smaller).
+    public var batchSize: Int
+    /// The update rule.
+    public var optimizer: OptimizerSettings
+    /// Initial learning rate α₀.
+    public var learningRate: Double
+    /// Learning-rate schedule.
+    public var decay: LearningRateDecay
+    /// L2 strength λ (cost gains `λ/(2m)·Σ‖W‖²`).
+    public var l2: Double
+    /// Seed of every random choice: initial weights, shuffles, dropout masks.
+    public var seed: UInt64
+
+    public init(architecture: Architecture, initialization: WeightInit? = nil, epochs: Int, batchSize: Int,
+                optimizer: OptimizerSettings, learningRate: Double, decay: LearningRateDecay = .none,
+                l2: Double = 0, seed: UInt64 = 1) {
+        self.architecture = architecture
+        self.initialization = initialization
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.decay = decay
+        self.l2 = l2
+        self.seed = seed
+    }
+
+    /// Checks every field's range.
+    /// - Throws: `DeepScratchError.invalidSetting` for the first bad field.
+    public func validate() throws {
+        func bad(_ name: String, _ value: Any, _ expected: String) -> DeepScratchError {
+            .invalidSetting(name: name, value: "\(value)", expected: expected)
+        }
+        let sizes = architecture.sizes
+        guard sizes.count >= 2 else { throw bad("layer sizes", sizes, "an input size and a class count") }
+        if let z = sizes.first(where: { $0 <= 0 }) { throw bad("layer size", z, "a positive integer") }
+        guard architecture.keep.count == sizes.count - 2 else {
+            throw bad("keep probabilities", architecture.keep.map { "\($0)" }.joined(separator: ","),
+                      "one per hidden layer (\(sizes.count - 2)) or a single value")
+        }
+        if let k = architecture.keep.first(where: { !($0 > 0 && $0 <= 1) }) {
+            throw bad("keep probability", k, "a number in (0, 1]")
+        }
+        guard epochs >= 1 else { throw bad("epochs", epochs, "a positive integer") }
+        guard batchSize >= 1 else { throw bad("batch size", batchSize, "a positive integer") }
+        guard learningRate > 0, learningRate.isFinite else { throw bad("learning rate", learningRate, "a positive number") }
+        guard l2 >= 0, l2.isFinite else { throw bad("L2 strength", l2, "a number >= 0") }
+        guard optimizer.beta1 >= 0, optimizer.beta1 < 1 else { throw bad("beta1", optimizer.beta1, "a number in [0, 1)") }
+        guard optimizer.beta2 >= 0, optimizer.beta2 < 1 else { throw bad("beta2", optimizer.beta2, "a number in [0, 1)") }
+        guard optimizer.epsilon > 0 else { throw bad("epsilon", optimizer.epsilon, "a positive number") }
+        switch decay {
+        case let .step(every, factor):
+            guard every >= 1 else { throw bad("decay step", every, "a positive number of epochs") }
+            guard factor > 0, factor <= 1 else { throw bad("decay factor", factor, "a number in (0, 1]") }
+        case let .exponential(rate):
+            guard rate > 0, rate <= 1 else { throw bad("decay rate", rate, "a number in (0, 1]") }
+        case .none, .cosine: break
+        }
+    }
+}
+
+/// Cost and accuracy on a set of examples.
+public struct Evaluation: Sendable {
+    /// Mean cross-entropy (without the L2 term).
+    public var cost: Double
+    /// Fraction classified right.
+    public var accuracy: Double
+    /// Number of examples.
+    public var count: Int
+}
+
+/// What one finished epoch measured.
+public struct EpochReport: Sendable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Running mean over the epoch's batches (dropout on) of the cost,
+    /// including the L2 term.
+    public var trainCost: Double
+    /// Running accuracy over the epoch's batches (dropout on).
+    public var trainAccuracy: Double
+    /// The dev split, evaluated after the epoch (nil without a dev split).
+    public var dev: Evaluation?
+    /// Training examples per second in this epoch (evaluation excluded).
+    public var samplesPerSecond: Double
+    /// Seconds of training in this epoch (evaluation excluded).
+    public var trainSeconds: Double
+    /// Seconds since training started, evaluation included.
+    public var elapsed: Double
+    /// The learning rate at the epoch's last step.
+    public var learningRate: Double
+}
+
+/// Callbacks a training run makes; all optional.
+public struct TrainingObserver {
+    /// After each step: (epoch, step within the epoch, steps in the epoch).
+    public var onStep: ((Int, Int, Int) -> Void)?
+    /// After each epoch.
+    public var onEpoch: ((EpochReport) -> Void)?
+    /// Before each step, with the training-set indices of its batch.
+    public var onBatch: ((UnsafeBufferPointer<Int32>) -> Void)?
+
+    public init(onStep: ((Int, Int, Int) -> Void)? = nil, onEpoch: ((EpochReport) -> Void)? = nil,
+                onBatch: ((UnsafeBufferPointer<Int32>) -> Void)? = nil) {
+        self.onStep = onStep
+        self.onEpoch = onEpoch
+        self.onBatch = onBatch
+    }
+}
+
+/// Monotonic seconds.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Mini-batch training of a network in Float32.
+public final class Trainer {
+    /// The settings of this run.
+    public private(set) var config: TrainingConfig
+    /// The network being trained.
+    public let network: Network<Float>
+    /// The input standardization (fitted on the training split).
+    public let standardization: Standardization
+    /// The update rule's state.
+    public let optimizer: Optimizer<Float>
+    /// The generator of the epoch shuffles.
+    public var shuffleRNG: RandomSource
+    /// Number of epochs finished.
+    public private(set) var epochsDone = 0
+    /// Number of steps finished.
+    public private(set) var stepsDone = 0
+
+    private let parameters: [Parameter<Float>]
+    private let table: [Float]
+    private let X: Matrix<Float>
+    private var batchLabels: [Int32]
+
+    /// A new network for `config`, to be trained on data standardized by `standardization`.
+    /// - Throws: `DeepScratchError.invalidSetting` if `config` is out of range.
+    public init(config: TrainingConfig, standardization: Standardization) throws {
+        try config.validate()
+        self.config = config
+        self.standardization = standardization
+        network = config.architecture.makeNetwork(Float.self, initialization: config.initialization, seed: config.seed)
+        network.setL2(Float(config.l2))
+        parameters = network.parameters
+        optimizer = Optimizer(settings: config.optimizer, parameters: parameters)
+        shuffleRNG = RandomSource(seed: config.seed &+ 0x5EED_5EED)
+        table = standardization.table(Float.self)
+        X = Matrix(rows: network.inputSize, cols: 0)
+        batchLabels = []
+    }
+
+    /// Trains for `config.epochs` epochs (or the epochs left), reshuffling
+    /// `train` each epoch and using every example exactly once per epoch.
+    /// - Parameters:
+    ///   - train: the training split (its image size must match the input size).
+    ///   - dev: evaluated after each epoch when given.
+    ///   - observer: progress callbacks.
+    /// - Throws: `DeepScratchError.diverged` when the cost stops being finite,
+    ///   `.dataMismatch` when the images do not fit the network.
+    public func train(_ train: LabeledImages, dev: LabeledImages? = nil, observer: TrainingObserver = .init()) throws {
+        guard train.featureCount == network.inputSize else {
+            throw DeepScratchError.dataMismatch(
+                reason: "training images have \(train.featureCount) pixels, the network expects \(network.inputSize)")
+        }
+        guard train.count > 0 else { throw DeepScratchError.dataMismatch(reason: "the training split is empty") }
+        let n = train.count
+        let batch = config.batchSize
+        let stepsPerEpoch = (n + batch - 1) / batch
+        let totalSteps = stepsPerEpoch * config.epochs
+        if batchLabels.count < batch { batchLabels = [Int32](repeating: 0, count: batch) }
+        var order = (0..<Int32(n)).map { $0 }
+        let start = monotonicSeconds()
+
+        while epochsDone < config.epochs {
+            let epoch = epochsDone + 1
+            shuffleRNG.shuffle(&order)
+            let epochStart = monotonicSeconds()
+            var costSum = 0.0, correct = 0
+            var lr = config.learningRate
+            for s in 0..<stepsPerEpoch {
+                let lo = s * batch, hi = min(n, lo + batch)
+                lr = config.decay.learningRate(base: config.learningRate, step: stepsDone,
+                                               stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)
+                let (cost, right) = try order.withUnsafeBufferPointer { all -> (Double, Int) in
+                    let idx = UnsafeBufferPointer(rebasing: all[lo..<hi])
+                    observer.onBatch?(idx)
+                    return try step(train, indices: idx, learningRate: lr, epoch: epoch, stepInEpoch: s + 1)
+                }
+                costSum += cost * Double(hi - lo)
+                correct += right
+                stepsDone += 1
+                observer.onStep?(epoch, s + 1, stepsPerEpoch)
+            }
+            let trainSeconds = monotonicSeconds() - epochStart
+            epochsDone += 1
+            let devEval = dev.map { evaluate($0) }
+            observer.onEpoch?(EpochReport(
+                epoch: epoch, trainCost: costSum / Double(n), trainAccuracy: Double(correct) / Double(n),
+                dev: devEval, samplesPerSecond: Double(n) / trainSeconds, trainSeconds: trainSeconds,
+                elapsed: monotonicSeconds() - start, learningRate: lr))
+        }
+    }
+
+    /// One forward/backward/update on the examples `indices`; returns the
+    /// batch cost (L2 term included) and the number classified right.
+    private func step(_ data: LabeledImages, indices: UnsafeBufferPointer<Int32>, learningRate: Double,
+                      epoch: Int, stepInEpoch: Int) throws -> (Double, Int) {
+        let m = indices.count
+        batchLabels.withUnsafeMutableBufferPointer { lab in
+            data.pixels.withUnsafeBufferPointer { px in
+                data.labels.withUnsafeBufferPointer { lb in
+                    table.withUnsafeBufferPointer { t in
+                        assembleBatch(px.baseAddress!, lb.baseAddress!, features: data.featureCount,
+                                      indices: indices, table: t.baseAddress!, into: X, labels: lab.baseAddress!)
+                    }
+                }
+            }
+        }
+        let A = network.forward(X, training: true)
+        return try batchLabels.withUnsafeBufferPointer { all -> (Double, Int) in
+            let labels = UnsafeBufferPointer(rebasing: all[0..<m])
+            var cost = Double(network.cost(labels: labels))
+            if config.l2 > 0 { cost += Double(network.l2Cost(batchSize: m)) }
+            guard cost.isFinite else {
+                throw DeepScratchError.diverged(epoch: epoch, step: stepInEpoch, cost: "\(cost)",
+                                                learningRate: learningRate)
+            }
+            let right = countCorrect(A, labels: labels)
+            network.backward(labels: labels)
+            optimizer.update(parameters, learningRate: learningRate)
+            return (cost, right)
+        }
+    }
+
+    /// Cost and accuracy of the network (dropout off) on `images`.
+    public func evaluate(_ images: LabeledImages, batchSize: Int = 1000) -> Evaluation {
+        network.evaluate(images, standardization: standardization, batchSize: batchSize)
+    }
+}
+
+/// The number of columns of `A` whose largest entry is at the row `labels` names.
+func countCorrect(_ A: Matrix<Float>, labels: UnsafeBufferPointer<Int32>) -> Int {
+    var right = 0
+    for j in 0..<A.cols where argmaxColumn(A, j) == Int(labels[j]) { right += 1 }
+    return right
+}
+
+/// The row of the largest entry of column `j` (the first one on ties).
+@inline(__always)
+func argmaxColumn<T: Scalar>(_ A: Matrix<T>, _ j: Int) -> Int {
+    var best = 0
+    var bestValue = A[0, j]
+    for i in 1..<max(1, A.rows) where A[i, j] > bestValue {
+        best = i
+        bestValue = A[i, j]
+    }
+    return best
+}
+
+extension Network where T == Float {
+    /// Cost and accuracy (dropout off) on `images`, in batches.
+    public func evaluate(_ images: LabeledImages, standardization: Standardization, batchSize: Int = 1000) -> Evaluation {
+        let table = standardization.table(Float.self)
+        let X = Matrix<Float>(rows: inputSize, cols: 0)
+        var labels = [Int32](repeating: 0, count: batchSize)
+        let n = images.count
+        var costSum = 0.0, right = 0
+        var lo = 0
+        while lo < n {
+            let hi = min(n, lo + batchSize)
+            let indices = (Int32(lo)..<Int32(hi)).map { $0 }
+            indices.withUnsafeBufferPointer { idx in
+                images.pixels.withUnsafeBufferPointer { px in
+                    images.labels.withUnsafeBufferPointer { lb in
+                        table.withUnsafeBufferPointer { t in
+                            labels.withUnsafeMutableBufferPointer { out in
+                                assembleBatch(px.baseAddress!, lb.baseAddress!, features: images.featureCount,
+                                              indices: idx, table: t.baseAddress!, into: X, labels: out.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+            let A = forward(X, training: false)
+            labels.withUnsafeBufferPointer { all in
+                let lab = UnsafeBufferPointer(rebasing: all[0..<(hi - lo)])
+                costSum += Double(cost(labels: lab)) * Double(hi - lo)
+                right += countCorrect(A, labels: lab)
+            }
+            lo = hi
+        }
+        return Evaluation(cost: n > 0 ? costSum / Double(n) : 0, accuracy: n > 0 ? Double(right) / Double(n) : 0, count: n)
+    }
+}

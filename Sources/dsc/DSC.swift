@@ -1,0 +1,45 @@
+import ArgumentParser
+import DeepScratch
+import Foundation
+
+/// `dsc`: the DeepScratch command-line tool.
+@main
+struct DSC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dsc",
+        abstract: "DeepScratch: a deep neural network engine written from scratch in Swift.",
+        version: "0.1.0",
+        subcommands: [TrainCommand.self, GradcheckCommand.self])
+
+    /// Parses, runs, and turns every error into one line on stderr and a
+    /// non-zero exit status.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as DeepScratchError {
+            fail("\(error)")
+        } catch let error as CLIError {
+            fail(error.message)
+        } catch {
+            // Help, version and clean exits are not errors.
+            let code = exitCode(for: error)
+            if code == .success || code == ExitCode(0) {
+                exit(withError: error)
+            }
+            let message = DSC.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            fail(message + " (see 'dsc help')", code: code.rawValue)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32 = 1) -> Never {
+        FileHandle.standardError.write(Data("dsc: error: \(message)\n".utf8))
+        Foundation.exit(code == 0 ? 1 : code)
+    }
+}
+
+/// An error of the command-line layer, already phrased for the user.
+struct CLIError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
