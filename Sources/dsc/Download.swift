@@ -29,6 +29,9 @@ struct MNISTDownloader {
     /// The expected sums (replaceable in tests).
     var expected = MNISTDownloader.sha256
 
+    /// Seconds a request may stay idle before it fails (shorter in tests).
+    var timeout: TimeInterval = 60
+
     /// Downloads the files `missing` names (without `.gz`) into `directory`.
     /// - Throws: `CLIError` saying which files to get and where to put them.
     func download(_ missing: [String], to directory: String) throws {
@@ -68,30 +71,27 @@ struct MNISTDownloader {
     private func fetch(_ url: URL?, file: String, to destination: String) throws {
         guard let url else { throw CLIError("bad mirror URL") }
         let partial = destination + ".part"
-        let delegate = DownloadDelegate(label: file)
+        let delegate = DownloadDelegate(label: file, keepAt: partial)
+        // Whatever happens below, no partial download is left behind.
+        defer { try? FileManager.default.removeItem(atPath: partial) }
         let session = URLSession(configuration: .ephemeral, delegate: delegate, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
         var request = URLRequest(url: url)
-        request.timeoutInterval = 60
+        request.timeoutInterval = timeout
         session.downloadTask(with: request).resume()
         delegate.done.wait()
         Terminal.progress("")
         if let error = delegate.error { throw CLIError("\(url.absoluteString): \(error)") }
-        guard let location = delegate.location else { throw CLIError("\(url.absoluteString): no data") }
-        guard let bytes = FileManager.default.contents(atPath: location.path) else {
-            throw CLIError("\(url.absoluteString): downloaded file vanished")
+        guard delegate.saved else { throw CLIError("\(url.absoluteString): no data") }
+        guard let bytes = FileManager.default.contents(atPath: partial) else {
+            throw CLIError("\(partial): downloaded file vanished")
         }
         let digest = SHA256.hex([UInt8](bytes))
         if let want = expected[file], digest != want {
             throw CLIError("\(url.absoluteString): SHA-256 is \(digest), expected \(want)")
         }
-        do {
-            try? FileManager.default.removeItem(atPath: partial)
-            try FileManager.default.moveItem(atPath: location.path, toPath: partial)
-            try? FileManager.default.removeItem(atPath: destination)
-            try FileManager.default.moveItem(atPath: partial, toPath: destination)
-        } catch {
-            throw CLIError("\(destination): cannot save: \(error.localizedDescription)")
+        guard rename(partial, destination) == 0 else {
+            throw CLIError("\(destination): cannot save: \(String(cString: strerror(errno)))")
         }
         Terminal.line("downloaded \(file) (\(Format.bytes(bytes.count)), SHA-256 verified)")
     }
@@ -100,24 +100,28 @@ struct MNISTDownloader {
 /// Collects one download's outcome and draws its progress bar.
 private final class DownloadDelegate: NSObject, URLSessionDownloadDelegate, @unchecked Sendable {
     let label: String
+    let keepAt: String
     let done = DispatchSemaphore(value: 0)
-    var location: URL?
+    var saved = false
     var error: String?
     private var lastDraw = 0.0
 
-    init(label: String) { self.label = label }
+    init(label: String, keepAt: String) {
+        self.label = label
+        self.keepAt = keepAt
+    }
 
     func urlSession(_ session: URLSession, downloadTask: URLSessionDownloadTask, didFinishDownloadingTo location: URL) {
         if let http = downloadTask.response as? HTTPURLResponse, http.statusCode != 200 {
             error = "HTTP status \(http.statusCode)"
             return
         }
-        // The system removes `location` when this method returns: keep a copy.
-        let keep = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("dsc-\(getpid())-\(label)")
-        try? FileManager.default.removeItem(at: keep)
+        // The system removes `location` when this method returns: move it
+        // beside its destination (same file system, so the final rename is atomic).
+        try? FileManager.default.removeItem(atPath: keepAt)
         do {
-            try FileManager.default.moveItem(at: location, to: keep)
-            self.location = keep
+            try FileManager.default.moveItem(at: location, to: URL(fileURLWithPath: keepAt))
+            saved = true
         } catch {
             self.error = "cannot keep the download: \(error.localizedDescription)"
         }

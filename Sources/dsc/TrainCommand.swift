@@ -27,46 +27,46 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Weight initialization: he (σ=√(2/n)), xavier (σ=√(1/n)) or small (σ=0.01). Default: he for the ReLU family, xavier otherwise.")
     var initialization: String?
 
-    @Option(help: "Number of epochs.")
+    @Option(parsing: .unconditional, help: "Number of epochs.")
     var epochs: Int = TrainDefaults.epochs
 
-    @Option(help: "Mini-batch size (the last batch of an epoch may be smaller).")
+    @Option(parsing: .unconditional, help: "Mini-batch size (the last batch of an epoch may be smaller).")
     var batch: Int = TrainDefaults.batch
 
     @Option(help: "Optimizer: sgd, momentum, rmsprop or adam.")
     var optimizer: String = TrainDefaults.optimizer
 
-    @Option(help: "Learning rate α₀. Default: 0.001 for adam and rmsprop, 0.1 for sgd and momentum.")
+    @Option(parsing: .unconditional, help: "Learning rate α₀. Default: 0.001 for adam and rmsprop, 0.1 for sgd and momentum.")
     var lr: Double?
 
     @Option(help: "Learning-rate decay: none, step, exp or cosine (to 0 at the last step). Default: cosine for adam, none otherwise.")
     var decay: String?
 
-    @Option(help: "Decay factor: per --decay-every epochs for step (default 0.5), per epoch for exp (default 0.9).")
+    @Option(parsing: .unconditional, help: "Decay factor: per --decay-every epochs for step (default 0.5), per epoch for exp (default 0.9).")
     var decayRate: Double?
 
-    @Option(help: "Epochs between step decays.")
+    @Option(parsing: .unconditional, help: "Epochs between step decays.")
     var decayEvery: Int = 10
 
-    @Option(help: "Momentum decay β₁ (momentum, adam).")
+    @Option(parsing: .unconditional, help: "Momentum decay β₁ (momentum, adam).")
     var beta1: Double = 0.9
 
-    @Option(help: "Squared-gradient decay β₂ (rmsprop, adam).")
+    @Option(parsing: .unconditional, help: "Squared-gradient decay β₂ (rmsprop, adam).")
     var beta2: Double = 0.999
 
-    @Option(help: "L2 regularization strength λ (the cost gains λ/(2m)·Σ‖W‖²).")
+    @Option(parsing: .unconditional, help: "L2 regularization strength λ (the cost gains λ/(2m)·Σ‖W‖²).")
     var l2: Double = 0
 
     @Option(help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer (1 = no dropout).")
     var keep: String = TrainDefaults.keep
 
-    @Option(help: "Number of training images held out as the dev split (taken from the end).")
+    @Option(parsing: .unconditional, help: "Number of training images held out as the dev split (taken from the end).")
     var dev: Int = 5000
 
-    @Option(help: "Random seed: initial weights, shuffles and dropout masks.")
+    @Option(parsing: .unconditional, help: "Random seed: initial weights, shuffles and dropout masks.")
     var seed: UInt64 = 1
 
-    @Option(help: "Threads for matrix products (default: the number of CPUs).")
+    @Option(parsing: .unconditional, help: "Threads for matrix products (default: the number of CPUs).")
     var threads: Int?
 
     @Option(name: [.short, .long], help: "Where to write the model.")
@@ -74,16 +74,13 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let config = try makeConfig()
-        if let threads {
-            guard threads >= 1 else { throw DeepScratchError.invalidSetting(name: "threads", value: "\(threads)", expected: "a positive integer") }
-        }
-        BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        Parallelism.setThreads(threads ?? Parallelism.processorCount)
 
         let directory = try DataLocation.resolve(data)
         let loadStart = monotonicSeconds()
         let dataset = try IDXDataset.load(directory: directory, classes: config.architecture.sizes.last!)
         guard dev >= 0, dev < dataset.train.count else {
-            throw DeepScratchError.invalidSetting(name: "dev", value: "\(dev)",
+            throw DeepScratchError.invalidSetting(name: "--dev", value: "\(dev)",
                                                   expected: "0 to \(dataset.train.count - 1) images")
         }
         guard dataset.train.featureCount == config.architecture.sizes[0] else {
@@ -94,7 +91,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(config: config, standardization: standardization)
         Terminal.line("data: \(directory): \(trainSplit.count) train, \(devSplit.count) dev, \(dataset.test.count) test images (\(Format.fixed(monotonicSeconds() - loadStart, 2)) s to load)")
         Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), keep \(config.architecture.keep.map { Format.fixed($0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
-        Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), seed \(config.seed), \(BLASThreads.current) threads")
+        Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), seed \(config.seed), \(Parallelism.threads) threads")
 
         var lastDraw = 0.0
         var epochStart = monotonicSeconds()
@@ -117,7 +114,7 @@ struct TrainCommand: ParsableCommand {
             })
         try trainer.train(trainSplit, dev: devSplit.count > 0 ? devSplit : nil, observer: observer)
 
-        let test = trainer.evaluate(dataset.test)
+        let test = try trainer.evaluate(dataset.test)
         Terminal.line("test: loss \(Format.fixed(test.cost, 4)) accuracy \(Format.percent(test.accuracy)) on \(test.count) images")
         let model = Model(network: trainer.network, architecture: config.architecture, standardization: standardization)
         try model.save(to: output)
@@ -130,6 +127,18 @@ struct TrainCommand: ParsableCommand {
         func bad(_ name: String, _ value: String, _ expected: String) -> DeepScratchError {
             .invalidSetting(name: name, value: value, expected: expected)
         }
+        guard epochs >= 1 else { throw bad("--epochs", "\(epochs)", "a positive integer") }
+        guard batch >= 1 else { throw bad("--batch", "\(batch)", "a positive integer") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw bad("--lr", "\(lr)", "a positive number") }
+        guard l2 >= 0, l2.isFinite else { throw bad("--l2", "\(l2)", "a number >= 0") }
+        guard beta1 >= 0, beta1 < 1 else { throw bad("--beta1", "\(beta1)", "a number in [0, 1)") }
+        guard beta2 >= 0, beta2 < 1 else { throw bad("--beta2", "\(beta2)", "a number in [0, 1)") }
+        if let decayRate, !(decayRate > 0 && decayRate <= 1) {
+            throw bad("--decay-rate", "\(decayRate)", "a number in (0, 1]")
+        }
+        guard decayEvery >= 1 else { throw bad("--decay-every", "\(decayEvery)", "a positive number of epochs") }
+        guard dev >= 0 else { throw bad("--dev", "\(dev)", "a number of images >= 0") }
+        if let threads, threads < 1 { throw bad("--threads", "\(threads)", "a positive integer") }
         var sizes = [784]
         let h = hidden.trimmingCharacters(in: .whitespaces)
         if h != "none" && !h.isEmpty {

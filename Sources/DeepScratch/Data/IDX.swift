@@ -46,7 +46,14 @@ public struct IDXFile: Sendable {
                         ? DeepScratchError.cannotRead(path: path, reason: systemErrorText())
                         : DeepScratchError.badGzip(path: path, reason: text)
                 }
-                if got == 0 { break }
+                if got == 0 {
+                    // zlib reports a stream cut short (even one missing only its
+                    // trailer) through gzerror, not through gzread's result.
+                    var code: Int32 = 0
+                    let text = gzerror(gz, &code).map { String(cString: $0) } ?? "unexpected end of file"
+                    if code != Z_OK { throw DeepScratchError.badGzip(path: path, reason: text) }
+                    break
+                }
                 done += Int(got)
             }
             return done
@@ -94,13 +101,22 @@ public struct IDXFile: Sendable {
             }
             throw DeepScratchError.idxWrongLength(path: path, expected: total, found: max(0, limit))
         }
-        var bytes = [UInt8](repeating: 0, count: total + 1)
-        let wanted = total + 1
-        let got = try bytes.withUnsafeMutableBytes { try readExactly(wanted, into: $0.baseAddress!) }
-        guard got == total else {
-            throw DeepScratchError.idxWrongLength(path: path, expected: total, found: got)
+        // Grow the buffer as data arrives (a damaged gzip file cannot make us
+        // allocate more than it really holds), reading one byte past the end
+        // to detect trailing data.
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(min(total + 1, max(1 << 20, fileSize * 8)))
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        let chunkSize = chunk.count
+        while bytes.count <= total {
+            let want = min(chunkSize, total + 1 - bytes.count)
+            let got = try chunk.withUnsafeMutableBytes { try readExactly(want, into: $0.baseAddress!) }
+            bytes.append(contentsOf: chunk[0..<got])
+            if got < want { break }
         }
-        bytes.removeLast()
+        guard bytes.count == total else {
+            throw DeepScratchError.idxWrongLength(path: path, expected: total, found: bytes.count)
+        }
         return IDXFile(dimensions: dims, bytes: bytes)
     }
 }

@@ -51,12 +51,13 @@ public final class Dense<T: Scalar>: Layer {
         guard let A else { preconditionFailure("Dense.backward before forward") }
         let m = dZ.cols
         // dW = dZ·Aᵀ + (λ/m)·W
+        var beta: T = W.gradientIsZero ? 1 : 0
         if l2 != 0 {
-            scaledCopy(W.value.data, to: W.gradient.data, count: W.value.count, alpha: l2 / T(m))
-            gemm(dZ, A, transposeB: true, into: W.gradient, beta: 1)
-        } else {
-            gemm(dZ, A, transposeB: true, into: W.gradient)
+            scaledAdd(W.value.data, to: W.gradient.data, count: W.value.count, alpha: l2 / T(m), beta: beta)
+            beta = 1
         }
+        gemm(dZ, A, transposeB: true, into: W.gradient, beta: beta)
+        W.gradientIsZero = false
         // db = Σ_columns dZ
         rowSums(dZ.data, rows: outputSize, cols: m, into: b.gradient.data)
         // dA = Wᵀ·dZ

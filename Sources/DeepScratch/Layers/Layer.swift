@@ -9,6 +9,10 @@ public final class Parameter<T: Scalar> {
     public let gradient: Matrix<T>
     /// Whether L2 regularization applies to it (weights yes, biases no).
     public let regularized: Bool
+    /// True when `gradient` holds zeros because the optimizer cleared it while
+    /// reading it; the backward pass then adds into it instead of
+    /// overwriting it, which spares BLAS a separate pass zeroing the result.
+    public var gradientIsZero = false
 
     init(name: String, rows: Int, cols: Int, regularized: Bool) {
         self.name = name

@@ -18,6 +18,17 @@ func scaledCopy<T: Scalar>(_ x: UnsafePointer<T>, to y: UnsafeMutablePointer<T>,
     for i in 0..<count { y[i] = alpha * x[i] }
 }
 
+/// `y[i] = alpha * x[i] + beta * y[i]` for `i < count` (`beta` 0 or 1 skips reading y when 0).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func scaledAdd<T: Scalar>(_ x: UnsafePointer<T>, to y: UnsafeMutablePointer<T>, count: Int, alpha: T, beta: T) {
+    if beta == 0 {
+        for i in 0..<count { y[i] = alpha * x[i] }
+    } else {
+        for i in 0..<count { y[i] = alpha * x[i] + beta * y[i] }
+    }
+}
+
 /// `Z[i, j] += b[i]`: adds the column vector `b` to every column of `Z` (rows × cols).
 @_specialize(where T == Float)
 @_specialize(where T == Double)

@@ -114,8 +114,34 @@ func gemm<T: Scalar>(
         if beta == 0 { C.fill(0) } else { scale(C.data, count: C.count, by: beta) }
         return
     }
-    T.blasGemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
-               alpha: alpha, a: A.data, lda: max(1, A.cols),
-               b: B.data, ldb: max(1, B.cols),
-               beta: beta, c: C.data, ldc: max(1, C.cols))
+    // One block of C per thread, each a single-threaded BLAS call: row
+    // blocks, except for a transposed A, whose row blocks would be strided
+    // column slices of A (measured slower); there C is split by columns.
+    let lda = max(1, A.cols), ldb = max(1, B.cols), ldc = max(1, C.cols)
+    let a = A.data, b = B.data, c = C.data
+    let pool = Parallelism.pool
+    let splitColumns = transposeA && !transposeB
+    let extent = splitColumns ? n : m
+    let pieces = m * n * k >= 1 << 20 ? min(pool.threads, extent / 16) : 1
+    if pieces <= 1 {
+        T.blasGemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                   alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return
+    }
+    // Blocks are multiples of 16 rows or columns (64-byte aligned in Float).
+    let chunk = ((extent + pieces - 1) / pieces + 15) / 16 * 16
+    pool.run { i in
+        let lo = min(extent, i * chunk), hi = min(extent, lo + chunk)
+        guard i < pieces, lo < hi else { return }
+        if splitColumns {
+            // Columns lo..<hi of C = op(A) · columns lo..<hi of B.
+            T.blasGemm(transA: transposeA, transB: transposeB, m: m, n: hi - lo, k: k,
+                       alpha: alpha, a: a, lda: lda, b: b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+        } else {
+            // Rows lo..<hi of C = rows lo..<hi of op(A) · op(B).
+            let aBlock = transposeA ? a + lo : a + lo * lda
+            T.blasGemm(transA: transposeA, transB: transposeB, m: hi - lo, n: n, k: k,
+                       alpha: alpha, a: aBlock, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+        }
+    }
 }

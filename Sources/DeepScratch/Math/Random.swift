@@ -61,6 +61,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Equatable {
     /// A uniform integer in `0..<bound` (bound > 0), without modulo bias (Lemire).
     @inline(__always)
     public mutating func nextInt(below bound: Int) -> Int {
+        precondition(bound > 0, "nextInt(below:) needs a positive bound")
         let b = UInt64(bound)
         var product = next().multipliedFullWidth(by: b)
         if product.low < b {

@@ -52,27 +52,33 @@ public final class Optimizer<T: Scalar> {
     /// Restores the step count (when resuming).
     public func setStep(_ t: Int) { step = t }
 
-    /// Updates every parameter from its gradient with learning rate `alpha`.
+    /// Updates every parameter from its gradient with learning rate `alpha`,
+    /// and clears the gradients (the next backward pass adds into them).
     public func update(_ parameters: [Parameter<T>], learningRate alpha: Double) {
         step += 1
         let lr = T(alpha)
         let b1 = T(settings.beta1), b2 = T(settings.beta2), eps = T(settings.epsilon)
+        let kind = settings.kind
+        var c1: T = 1, c2: T = 1
+        if kind == .adam {
+            // Bias corrections 1/(1−βᵗ), computed in Double.
+            c1 = T(1 / (1 - Double.pow(settings.beta1, step)))
+            c2 = T(1 / (1 - Double.pow(settings.beta2, step)))
+        }
         for (k, p) in parameters.enumerated() {
-            let n = p.value.count
             let W = p.value.data, dW = p.gradient.data
-            switch settings.kind {
-            case .sgd:
-                sgdUpdate(W, dW, n, lr)
-            case .momentum:
-                momentumUpdate(W, dW, v[k].data, n, lr, b1)
-            case .rmsprop:
-                rmspropUpdate(W, dW, s[k].data, n, lr, b2, eps)
-            case .adam:
-                // Bias corrections 1/(1−β^t), in Double: β^t underflows nothing here.
-                let c1 = T(1 / (1 - Double.pow(settings.beta1, step)))
-                let c2 = T(1 / (1 - Double.pow(settings.beta2, step)))
-                adamUpdate(W, dW, v[k].data, s[k].data, n, lr, b1, b2, c1, c2, eps)
+            let v = k < self.v.count ? self.v[k].data : nil
+            let s = k < self.s.count ? self.s[k].data : nil
+            parallelRanges(p.value.count) { r in
+                let (W, dW, n) = (W + r.lowerBound, dW + r.lowerBound, r.count)
+                switch kind {
+                case .sgd: sgdUpdate(W, dW, n, lr)
+                case .momentum: momentumUpdate(W, dW, v! + r.lowerBound, n, lr, b1)
+                case .rmsprop: rmspropUpdate(W, dW, s! + r.lowerBound, n, lr, b2, eps)
+                case .adam: adamUpdate(W, dW, v! + r.lowerBound, s! + r.lowerBound, n, lr, b1, b2, c1, c2, eps)
+                }
             }
+            p.gradientIsZero = true
         }
     }
 }
@@ -91,20 +97,21 @@ extension Double {
 
 @_specialize(where T == Float)
 @_specialize(where T == Double)
-func sgdUpdate<T: Scalar>(_ W: UnsafeMutablePointer<T>, _ dW: UnsafePointer<T>, _ n: Int, _ lr: T) {
-    // W = W − α·dW
-    for i in 0..<n { W[i] -= lr * dW[i] }
+func sgdUpdate<T: Scalar>(_ W: UnsafeMutablePointer<T>, _ dW: UnsafeMutablePointer<T>, _ n: Int, _ lr: T) {
+    // W = W − α·dW   (and dW = 0: the gradient is consumed)
+    for i in 0..<n { W[i] -= lr * dW[i]; dW[i] = 0 }
 }
 
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 func momentumUpdate<T: Scalar>(
-    _ W: UnsafeMutablePointer<T>, _ dW: UnsafePointer<T>, _ v: UnsafeMutablePointer<T>,
+    _ W: UnsafeMutablePointer<T>, _ dW: UnsafeMutablePointer<T>, _ v: UnsafeMutablePointer<T>,
     _ n: Int, _ lr: T, _ b1: T
 ) {
     for i in 0..<n {
         // v = β₁v + (1−β₁)dW;  W = W − α·v
         let vi = b1 * v[i] + (1 - b1) * dW[i]
+        dW[i] = 0
         v[i] = vi
         W[i] -= lr * vi
     }
@@ -113,12 +120,13 @@ func momentumUpdate<T: Scalar>(
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 func rmspropUpdate<T: Scalar>(
-    _ W: UnsafeMutablePointer<T>, _ dW: UnsafePointer<T>, _ s: UnsafeMutablePointer<T>,
+    _ W: UnsafeMutablePointer<T>, _ dW: UnsafeMutablePointer<T>, _ s: UnsafeMutablePointer<T>,
     _ n: Int, _ lr: T, _ b2: T, _ eps: T
 ) {
     for i in 0..<n {
         // s = β₂s + (1−β₂)dW²;  W = W − α·dW/(√s + ε)
         let g = dW[i]
+        dW[i] = 0
         let si = b2 * s[i] + (1 - b2) * g * g
         s[i] = si
         W[i] -= lr * g / (si.squareRoot() + eps)
@@ -128,7 +136,7 @@ func rmspropUpdate<T: Scalar>(
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 func adamUpdate<T: Scalar>(
-    _ W: UnsafeMutablePointer<T>, _ dW: UnsafePointer<T>,
+    _ W: UnsafeMutablePointer<T>, _ dW: UnsafeMutablePointer<T>,
     _ v: UnsafeMutablePointer<T>, _ s: UnsafeMutablePointer<T>,
     _ n: Int, _ lr: T, _ b1: T, _ b2: T, _ c1: T, _ c2: T, _ eps: T
 ) {
@@ -136,6 +144,7 @@ func adamUpdate<T: Scalar>(
         // v = β₁v + (1−β₁)dW;  s = β₂s + (1−β₂)dW²
         // W = W − α·v̂/(√ŝ + ε)  with v̂ = v/(1−β₁ᵗ), ŝ = s/(1−β₂ᵗ)
         let g = dW[i]
+        dW[i] = 0
         let vi = b1 * v[i] + (1 - b1) * g
         let si = b2 * s[i] + (1 - b2) * g * g
         v[i] = vi

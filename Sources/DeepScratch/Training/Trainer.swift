@@ -176,6 +176,8 @@ public final class Trainer {
                 reason: "training images have \(train.featureCount) pixels, the network expects \(network.inputSize)")
         }
         guard train.count > 0 else { throw DeepScratchError.dataMismatch(reason: "the training split is empty") }
+        try network.checkLabels(train, name: "training")
+        if let dev { try network.checkLabels(dev, name: "dev") }
         let n = train.count
         let batch = config.batchSize
         let stepsPerEpoch = (n + batch - 1) / batch
@@ -206,7 +208,7 @@ public final class Trainer {
             }
             let trainSeconds = monotonicSeconds() - epochStart
             epochsDone += 1
-            let devEval = dev.map { evaluate($0) }
+            let devEval = try dev.map { try evaluate($0) }
             observer.onEpoch?(EpochReport(
                 epoch: epoch, trainCost: costSum / Double(n), trainAccuracy: Double(correct) / Double(n),
                 dev: devEval, samplesPerSecond: Double(n) / trainSeconds, trainSeconds: trainSeconds,
@@ -246,8 +248,9 @@ public final class Trainer {
     }
 
     /// Cost and accuracy of the network (dropout off) on `images`.
-    public func evaluate(_ images: LabeledImages, batchSize: Int = 1000) -> Evaluation {
-        network.evaluate(images, standardization: standardization, batchSize: batchSize)
+    /// - Throws: `DeepScratchError.dataMismatch` if the images do not fit the network.
+    public func evaluate(_ images: LabeledImages, batchSize: Int = 1000) throws -> Evaluation {
+        try network.evaluate(images, standardization: standardization, batchSize: batchSize)
     }
 }
 
@@ -270,9 +273,27 @@ func argmaxColumn<T: Scalar>(_ A: Matrix<T>, _ j: Int) -> Int {
     return best
 }
 
+extension Network {
+    /// Checks that `images` fit this network: pixel count and labels.
+    /// - Throws: `DeepScratchError.dataMismatch` naming the split.
+    public func checkLabels(_ images: LabeledImages, name: String) throws {
+        guard images.featureCount == inputSize else {
+            throw DeepScratchError.dataMismatch(
+                reason: "\(name) images have \(images.featureCount) pixels, the network expects \(inputSize)")
+        }
+        if let bad = images.labels.firstIndex(where: { Int($0) >= classes }) {
+            throw DeepScratchError.dataMismatch(
+                reason: "\(name) label \(images.labels[bad]) at index \(bad) is outside the network's \(classes) classes")
+        }
+    }
+}
+
 extension Network where T == Float {
     /// Cost and accuracy (dropout off) on `images`, in batches.
-    public func evaluate(_ images: LabeledImages, standardization: Standardization, batchSize: Int = 1000) -> Evaluation {
+    /// - Throws: `DeepScratchError.dataMismatch` if the images do not fit the network.
+    public func evaluate(_ images: LabeledImages, standardization: Standardization, batchSize: Int = 1000) throws -> Evaluation {
+        try checkLabels(images, name: "evaluation")
+        let batchSize = max(1, batchSize)
         let table = standardization.table(Float.self)
         let X = Matrix<Float>(rows: inputSize, cols: 0)
         var labels = [Int32](repeating: 0, count: batchSize)

@@ -1,0 +1,167 @@
+import Glibc
+import Synchronization
+
+/// The engine's threads: the calling thread plus `threads − 1` workers that
+/// run the pieces of a split matrix product or element-wise loop.
+///
+/// OpenBLAS itself runs single-threaded: the engine splits each large
+/// product into one row block per thread, so one set of threads serves both
+/// the products and the loops between them (OpenBLAS's own threads would
+/// spin on the second core while the loops ran). The split depends only on
+/// the thread count, so results are bit-identical run to run.
+///
+/// Thread-safe: a caller that finds the pool busy (another thread is using
+/// it) runs all pieces itself.
+public final class WorkerPool: @unchecked Sendable {
+    /// Number of threads a parallel call uses, the caller included.
+    public let threads: Int
+
+    private let generation = Atomic<Int>(0)
+    private let remaining = Atomic<Int>(0)
+    private let busy = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
+    private var body: ((Int) -> Void)?
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    private var sleepers = 0
+    private var workers: [pthread_t] = []
+
+    /// A pool of `threads` threads in all (at least 1).
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&wake, nil)
+        for index in 1..<self.threads {
+            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+            var thread = pthread_t()
+            let rc = pthread_create(&thread, nil, { raw in
+                let ctx = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+                ctx.pool.workerLoop(index: ctx.index)
+                return nil
+            }, context)
+            if rc == 0 { workers.append(thread) } else { Unmanaged<WorkerContext>.fromOpaque(context).release() }
+        }
+    }
+
+    /// Stops and joins the workers (they hold the pool alive until then).
+    func shutdown() {
+        stopping.store(true, ordering: .releasing)
+        pthread_mutex_lock(&mutex)
+        generation.add(1, ordering: .releasing)
+        pthread_cond_broadcast(&wake)
+        pthread_mutex_unlock(&mutex)
+        for t in workers { pthread_join(t, nil) }
+        workers = []
+    }
+
+    deinit {
+        pthread_cond_destroy(&wake)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Runs `body(0) … body(threads − 1)` at once, one piece per thread,
+    /// and returns when all are done.
+    public func run(_ body: (Int) -> Void) {
+        let n = workers.count + 1
+        if n == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            for i in 0..<n { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { escaping in
+            self.body = escaping
+            remaining.store(n - 1, ordering: .relaxed)
+            pthread_mutex_lock(&mutex)
+            generation.add(1, ordering: .releasing)
+            if sleepers > 0 { pthread_cond_broadcast(&wake) }
+            pthread_mutex_unlock(&mutex)
+            escaping(0)
+            var spins = 0
+            while remaining.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins > 1000 { sched_yield() }
+            }
+            self.body = nil
+        }
+        busy.store(false, ordering: .releasing)
+    }
+
+    private func workerLoop(index: Int) {
+        var seen = 0
+        while true {
+            // Spin a little (the next piece usually follows within
+            // microseconds during training), then sleep.
+            var spins = 0
+            var current = generation.load(ordering: .acquiring)
+            while current == seen && spins < 20_000 {
+                spins += 1
+                current = generation.load(ordering: .acquiring)
+            }
+            if current == seen {
+                pthread_mutex_lock(&mutex)
+                sleepers += 1
+                while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
+                sleepers -= 1
+                pthread_mutex_unlock(&mutex)
+                current = generation.load(ordering: .acquiring)
+            }
+            seen = current
+            if stopping.load(ordering: .acquiring) { return }
+            body?(index)
+            remaining.subtract(1, ordering: .releasing)
+        }
+    }
+}
+
+private final class WorkerContext {
+    let pool: WorkerPool
+    let index: Int
+    init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
+}
+
+/// The engine's thread count for matrix products and large loops.
+public enum Parallelism {
+    private static let current = Mutex<WorkerPool>(makeDefaultPool())
+
+    /// One thread per CPU; OpenBLAS single-threaded under it.
+    private static func makeDefaultPool() -> WorkerPool {
+        BLASThreads.set(1)
+        return WorkerPool(threads: processorCount)
+    }
+
+    /// Sets the number of threads (at least 1) for every later computation.
+    /// Call it between, not during, training or inference.
+    public static func setThreads(_ n: Int) {
+        BLASThreads.set(1)
+        let old = current.withLock { pool -> WorkerPool in
+            let old = pool
+            pool = WorkerPool(threads: max(1, n))
+            return old
+        }
+        old.shutdown()
+    }
+
+    /// The pool in use.
+    static var pool: WorkerPool { current.withLock { $0 } }
+
+    /// The number of threads in use.
+    public static var threads: Int { pool.threads }
+
+    /// The number of CPUs online.
+    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// Runs `body(range)` over `0..<count` split into one contiguous range per
+/// thread, each a multiple of `granularity` long (the last may be shorter).
+/// Small counts run on the calling thread.
+@inline(__always)
+func parallelRanges(_ count: Int, minimumPerThread: Int = 1 << 16, granularity: Int = 16,
+                    _ body: (Range<Int>) -> Void) {
+    let pool = Parallelism.pool
+    let pieces = min(pool.threads, count / max(1, minimumPerThread))
+    if pieces <= 1 { body(0..<count); return }
+    let chunk = ((count + pieces - 1) / pieces + granularity - 1) / granularity * granularity
+    pool.run { i in
+        let lo = min(count, i * chunk), hi = min(count, lo + chunk)
+        if i < pieces && lo < hi { body(lo..<hi) }
+    }
+}

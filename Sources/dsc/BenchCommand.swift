@@ -1,0 +1,34 @@
+import ArgumentParser
+import DeepScratch
+import Foundation
+
+/// `dsc bench`: measures the engine on this machine.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure matrix-product speed on this machine (release builds only give meaningful figures).")
+
+    @Option(parsing: .unconditional, help: "Threads (default: the number of CPUs).")
+    var threads: Int?
+
+    @Option(parsing: .unconditional, help: "Seconds per measurement.")
+    var seconds: Double = 1
+
+    func run() throws {
+        if let threads, threads < 1 { throw DeepScratchError.invalidSetting(name: "--threads", value: "\(threads)", expected: "a positive integer") }
+        Parallelism.setThreads(threads ?? Parallelism.processorCount)
+        let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
+            ("1024x1024x1024", 1024, 1024, 1024, false, false),
+            ("forward W1·X   (1024x784 · 784x128)", 1024, 128, 784, false, false),
+            ("forward W2·A   (1024x1024 · 1024x128)", 1024, 128, 1024, false, false),
+            ("dW1 = dZ·Xᵀ     (1024x128 · 128x784)", 1024, 784, 128, false, true),
+            ("dW2 = dZ·Aᵀ     (1024x128 · 128x1024)", 1024, 1024, 128, false, true),
+            ("dA = W2ᵀ·dZ     (1024x1024ᵀ · 1024x128)", 1024, 128, 1024, true, false),
+        ]
+        print("sgemm through the engine, \(Parallelism.threads) threads (GFLOP/s: median [min, max])")
+        for (name, m, n, k, ta, tb) in shapes {
+            let r = GemmBenchmark.measure(m: m, n: n, k: k, transposeA: ta, transposeB: tb, seconds: seconds)
+            print("  \(name.padding(toLength: 42, withPad: " ", startingAt: 0)) \(Format.fixed(r.median, 1))  [\(Format.fixed(r.min, 1)), \(Format.fixed(r.max, 1))]")
+        }
+    }
+}

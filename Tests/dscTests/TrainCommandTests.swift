@@ -1,0 +1,89 @@
+import DeepScratch
+import Foundation
+import XCTest
+@testable import dsc
+
+/// `dsc train` flags → `TrainingConfig`.
+final class TrainCommandTests: XCTestCase {
+    private func config(_ arguments: [String]) throws -> TrainingConfig {
+        let command = try TrainCommand.parse(arguments)
+        return try command.makeConfig()
+    }
+
+    func testDefaultsAre784x1024x1024x10ReluAdamCosine() throws {
+        let c = try config([])
+        XCTAssertEqual(c.architecture.sizes, [784, 1024, 1024, 10])
+        XCTAssertEqual(c.architecture.activation, .relu)
+        XCTAssertEqual(c.optimizer.kind, .adam)
+        XCTAssertEqual(c.decay, .cosine)
+        XCTAssertEqual(c.learningRate, 0.001, "the help promises 0.001 for adam")
+        XCTAssertEqual(c.architecture.keep, [0.8, 0.8])
+        XCTAssertEqual(c.l2, 0)
+    }
+
+    func test2017RecipeGivesSGDWithoutDecayAndOneKeepPerHiddenLayer() throws {
+        let c = try config(["--hidden", "784,1024", "--optimizer", "sgd", "--lr", "0.1", "--batch", "128", "--keep", "0.8"])
+        XCTAssertEqual(c.architecture.sizes, [784, 784, 1024, 10])
+        XCTAssertEqual(c.optimizer.kind, .sgd)
+        XCTAssertEqual(c.learningRate, 0.1)
+        XCTAssertEqual(c.batchSize, 128)
+        XCTAssertEqual(c.architecture.keep, [0.8, 0.8])
+        XCTAssertEqual(c.decay, LearningRateDecay.none)
+    }
+
+    func testHiddenNoneGivesSoftmaxRegression() throws {
+        let c = try config(["--hidden", "none"])
+        XCTAssertEqual(c.architecture.sizes, [784, 10])
+        XCTAssertEqual(c.architecture.keep, [])
+    }
+
+    func testOneKeepPerHiddenLayerIsKeptInOrder() throws {
+        let c = try config(["--hidden", "100,50,20", "--keep", "0.9, 0.7,1"])
+        XCTAssertEqual(c.architecture.sizes, [784, 100, 50, 20, 10])
+        XCTAssertEqual(c.architecture.keep, [0.9, 0.7, 1.0])
+    }
+
+    func testDecayFlagsBuildTheirSchedules() throws {
+        XCTAssertEqual(try config(["--decay", "step", "--decay-every", "3", "--decay-rate", "0.25"]).decay,
+                       .step(every: 3, factor: 0.25))
+        XCTAssertEqual(try config(["--decay", "exp"]).decay, .exponential(rate: 0.9))
+        XCTAssertEqual(try config(["--optimizer", "adam", "--decay", "none"]).decay, LearningRateDecay.none)
+    }
+
+    /// `arguments` must make `makeConfig()` (or parsing) throw a
+    /// `DeepScratchError` whose description names `flag`.
+    private func assertRejected(_ arguments: [String], naming flag: String,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        let label = arguments.joined(separator: " ")
+        do {
+            let command = try TrainCommand.parse(arguments)
+            do {
+                let c = try command.makeConfig()
+                XCTFail("\(label) was accepted: \(c)", file: file, line: line)
+            } catch let error as DeepScratchError {
+                XCTAssertTrue("\(error)".contains(flag), "\(label): '\(error)' does not name \(flag)", file: file, line: line)
+            } catch {
+                XCTFail("\(label): expected a DeepScratchError, got \(type(of: error)): \(error)", file: file, line: line)
+            }
+        } catch {
+            XCTFail("\(label): rejected by the argument parser instead of makeConfig: \(TrainCommand.message(for: error))",
+                    file: file, line: line)
+        }
+    }
+
+    func testZeroEpochsIsRejectedNamingEpochs() { assertRejected(["--epochs", "0"], naming: "--epochs") }
+    func testNegativeEpochsIsRejectedNamingEpochs() { assertRejected(["--epochs", "-3"], naming: "--epochs") }
+    func testZeroBatchIsRejectedNamingBatch() { assertRejected(["--batch", "0"], naming: "--batch") }
+    func testZeroKeepIsRejectedNamingKeep() { assertRejected(["--keep", "0"], naming: "--keep") }
+    func testKeepAboveOneIsRejectedNamingKeep() { assertRejected(["--keep", "1.5"], naming: "--keep") }
+    func testThreeKeepsForTwoHiddenLayersAreRejectedNamingKeep() {
+        assertRejected(["--hidden", "1024,1024", "--keep", "0.5,0.5,0.5"], naming: "--keep")
+    }
+    func testZeroHiddenSizeIsRejectedNamingHidden() { assertRejected(["--hidden", "0"], naming: "--hidden") }
+    func testNonNumericHiddenSizeIsRejectedNamingHidden() { assertRejected(["--hidden", "12,abc"], naming: "--hidden") }
+    func testUnknownActivationIsRejectedNamingActivation() { assertRejected(["--activation", "foo"], naming: "--activation") }
+    func testUnknownOptimizerIsRejectedNamingOptimizer() { assertRejected(["--optimizer", "foo"], naming: "--optimizer") }
+    func testUnknownDecayIsRejectedNamingDecay() { assertRejected(["--decay", "foo"], naming: "--decay") }
+    func testNegativeL2IsRejectedNamingL2() { assertRejected(["--l2", "-1"], naming: "--l2") }
+    func testZeroLearningRateIsRejectedNamingLr() { assertRejected(["--lr", "0"], naming: "--lr") }
+}
