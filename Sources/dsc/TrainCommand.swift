@@ -60,6 +60,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer (1 = no dropout).")
     var keep: String = TrainDefaults.keep
 
+    @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y (0 = off).")
+    var augmentShift: Int = TrainDefaults.augmentShift
+
     @Option(parsing: .unconditional, help: "Number of training images held out as the dev split (taken from the end).")
     var dev: Int = 5000
 
@@ -185,11 +188,13 @@ struct TrainCommand: ParsableCommand {
         case "cosine": schedule = .cosine
         default: throw bad("--decay", decayName, "none, step, exp or cosine")
         }
-        let config = TrainingConfig(
+        guard (0...8).contains(augmentShift) else { throw bad("--augment-shift", "\(augmentShift)", "0 to 8 pixels") }
+        var config = TrainingConfig(
             architecture: Architecture(sizes: sizes, activation: act, keep: keeps),
             initialization: initScheme, epochs: epochs, batchSize: batch,
             optimizer: OptimizerSettings(kind: kind, beta1: beta1, beta2: beta2),
             learningRate: rate, decay: schedule, l2: l2, seed: seed)
+        config.augmentShift = augmentShift
         try config.validate()
         return config
     }
@@ -204,12 +209,16 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// The defaults of `dsc train`: the recipe that reaches 98.5 % MNIST test
-/// accuracy within a minute on a 2-core machine.
+/// The defaults of `dsc train`: a recipe that reaches 98.5 % MNIST test
+/// accuracy well within a minute on a 2-core machine (measured: 98.85 % and
+/// 98.92 % for seeds 1 and 2, about 31 s; see docs/performance.md). The
+/// one-pixel shifts are what lift a two-layer network past 98.5 % in so few
+/// epochs (the same network without them: 98.46–98.63 %).
 enum TrainDefaults {
-    static let hidden = "1024,1024"
-    static let epochs = 10
+    static let hidden = "512,512"
+    static let epochs = 12
     static let batch = 128
     static let optimizer = "adam"
     static let keep = "0.8"
+    static let augmentShift = 1
 }

@@ -312,3 +312,66 @@ final class LayerForwardTests: XCTestCase {
         XCTAssertEqual(cost, 200, accuracy: 1e-3)
     }
 }
+
+/// Batch assembly: standardization, column layout and augmentation shifts.
+final class BatchAssemblyTests: XCTestCase {
+    // Two 2x3 images; pixel bytes chosen so the table maps byte v to v itself.
+    private let pixels: [UInt8] = [1, 2, 3,
+                                   4, 5, 6,
+                                   7, 8, 9,
+                                   10, 11, 12]
+    private let labels: [UInt8] = [3, 7]
+    private let table: [Double] = (0..<256).map(Double.init)
+
+    private func assemble(_ indices: [Int32], shifts: [Int8]?) -> (Matrix<Double>, [Int32]) {
+        let X = Matrix<Double>(rows: 6, cols: 0)
+        var out = [Int32](repeating: -1, count: indices.count)
+        pixels.withUnsafeBufferPointer { px in
+            labels.withUnsafeBufferPointer { lb in
+                table.withUnsafeBufferPointer { t in
+                    indices.withUnsafeBufferPointer { idx in
+                        out.withUnsafeMutableBufferPointer { o in
+                            if let shifts {
+                                shifts.withUnsafeBufferPointer { sh in
+                                    assembleBatch(px.baseAddress!, lb.baseAddress!, rows: 2, cols: 3, indices: idx,
+                                                  table: t.baseAddress!, into: X, labels: o.baseAddress!, shifts: sh.baseAddress)
+                                }
+                            } else {
+                                assembleBatch(px.baseAddress!, lb.baseAddress!, rows: 2, cols: 3, indices: idx,
+                                              table: t.baseAddress!, into: X, labels: o.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (X, out)
+    }
+
+    func testExamplesBecomeColumnsInIndexOrder() {
+        let (X, y) = assemble([1, 0], shifts: nil)
+        XCTAssertEqual(y, [7, 3])
+        // Column 0 is image 1 (7...12), column 1 is image 0 (1...6).
+        XCTAssertEqual((0..<6).map { X[$0, 0] }, [7, 8, 9, 10, 11, 12])
+        XCTAssertEqual((0..<6).map { X[$0, 1] }, [1, 2, 3, 4, 5, 6])
+    }
+
+    func testShiftRightAndDownFillsWithBackground() {
+        // Image 0 shifted 1 right and 1 down: row 0 is background (byte 0),
+        // row 1 is [0, 1, 2].
+        let (X, _) = assemble([0], shifts: [1, 1])
+        XCTAssertEqual((0..<6).map { X[$0, 0] }, [0, 0, 0, 0, 1, 2])
+    }
+
+    func testShiftLeftMovesPixelsLeft() {
+        // Image 1 shifted 1 left: [8, 9, 0; 11, 12, 0].
+        let (X, _) = assemble([1], shifts: [-1, 0])
+        XCTAssertEqual((0..<6).map { X[$0, 0] }, [8, 9, 0, 11, 12, 0])
+    }
+
+    func testShiftsApplyPerExample() {
+        let (X, _) = assemble([0, 1], shifts: [0, 0, 0, -1])
+        XCTAssertEqual((0..<6).map { X[$0, 0] }, [1, 2, 3, 4, 5, 6], "no shift for the first")
+        XCTAssertEqual((0..<6).map { X[$0, 1] }, [10, 11, 12, 0, 0, 0], "the second moves up one row")
+    }
+}

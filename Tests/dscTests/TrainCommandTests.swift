@@ -10,9 +10,12 @@ final class TrainCommandTests: XCTestCase {
         return try command.makeConfig()
     }
 
-    func testDefaultsAre784x1024x1024x10ReluAdamCosine() throws {
+    func testDefaultsAre784x512x512x10ReluAdamCosineWithOnePixelShifts() throws {
         let c = try config([])
-        XCTAssertEqual(c.architecture.sizes, [784, 1024, 1024, 10])
+        XCTAssertEqual(c.architecture.sizes, [784, 512, 512, 10])
+        XCTAssertEqual(c.epochs, 12)
+        XCTAssertEqual(c.batchSize, 128)
+        XCTAssertEqual(c.augmentShift, 1)
         XCTAssertEqual(c.architecture.activation, .relu)
         XCTAssertEqual(c.optimizer.kind, .adam)
         XCTAssertEqual(c.decay, .cosine)

@@ -39,26 +39,39 @@ public struct Standardization: Equatable, Sendable {
 /// Fills `X` (`features × m`, one example per column) with the
 /// standardized pixels of the images `indices` names, and `labels` with
 /// their labels.
+///
+/// With `shifts`, example `j` is translated by `shifts[2j]` pixels to the
+/// right and `shifts[2j+1]` down (images are `rows × cols`); pixels moved in
+/// from outside are background (byte 0).
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 func assembleBatch<T: Scalar>(
-    _ images: UnsafePointer<UInt8>, _ imageLabels: UnsafePointer<UInt8>, features: Int,
+    _ images: UnsafePointer<UInt8>, _ imageLabels: UnsafePointer<UInt8>, rows: Int, cols: Int,
     indices: UnsafeBufferPointer<Int32>, table: UnsafePointer<T>,
-    into X: Matrix<T>, labels: UnsafeMutablePointer<Int32>
+    into X: Matrix<T>, labels: UnsafeMutablePointer<Int32>, shifts: UnsafePointer<Int8>? = nil
 ) {
     let m = indices.count
+    let features = rows * cols
     X.resize(cols: m)
     let x = X.data
-    // Eight examples at a time: each pixel row of X is written in runs of 8.
-    var j0 = 0
-    while j0 < m {
-        let j1 = min(j0 + 8, m)
-        for j in j0..<j1 {
-            let k = Int(indices[j])
-            labels[j] = Int32(imageLabels[k])
-            let src = images + k * features
+    for j in 0..<m {
+        let k = Int(indices[j])
+        labels[j] = Int32(imageLabels[k])
+        let src = images + k * features
+        let dx = shifts.map { Int($0[2 * j]) } ?? 0
+        let dy = shifts.map { Int($0[2 * j + 1]) } ?? 0
+        if dx == 0 && dy == 0 {
             for i in 0..<features { x[i * m + j] = table[Int(src[i])] }
+            continue
         }
-        j0 = j1
+        let background = table[0]
+        for r in 0..<rows {
+            let sr = r - dy
+            for c in 0..<cols {
+                let sc = c - dx
+                let inside = sr >= 0 && sr < rows && sc >= 0 && sc < cols
+                x[(r * cols + c) * m + j] = inside ? table[Int(src[sr * cols + sc])] : background
+            }
+        }
     }
 }

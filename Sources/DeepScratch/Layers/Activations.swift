@@ -37,13 +37,15 @@ public final class ReLU<T: Scalar>: Layer {
     public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
         A.resize(cols: Z.cols)
         // A = max(0, Z)
-        reluForward(Z.data, A.data, Z.count)
+        let (src, dst) = (Z.data, A.data)
+        parallelRanges(Z.count) { r in reluForward(src + r.lowerBound, dst + r.lowerBound, r.count) }
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ [A > 0]
-        reluBackward(A.data, dA.data, dA.count)
+        let (src, dst) = (A.data, dA.data)
+        parallelRanges(dA.count) { r in reluBackward(src + r.lowerBound, dst + r.lowerBound, r.count) }
         return dA
     }
 }
@@ -74,13 +76,15 @@ public final class LeakyReLU<T: Scalar>: Layer {
     public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
         A.resize(cols: Z.cols)
         // A = Z > 0 ? Z : αZ
-        leakyForward(Z.data, A.data, Z.count, alpha)
+        let (src, dst, alpha) = (Z.data, A.data, self.alpha)
+        parallelRanges(Z.count) { r in leakyForward(src + r.lowerBound, dst + r.lowerBound, r.count, alpha) }
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ (A > 0 ? 1 : α)   (A > 0 exactly when Z > 0, as α > 0)
-        leakyBackward(A.data, dA.data, dA.count, alpha)
+        let (src, dst, alpha) = (A.data, dA.data, self.alpha)
+        parallelRanges(dA.count) { r in leakyBackward(src + r.lowerBound, dst + r.lowerBound, r.count, alpha) }
         return dA
     }
 }
@@ -107,13 +111,15 @@ public final class Tanh<T: Scalar>: Layer {
     public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
         A.resize(cols: Z.cols)
         // A = tanh(Z)
-        tanhForward(Z.data, A.data, Z.count)
+        let (src, dst) = (Z.data, A.data)
+        parallelRanges(Z.count) { r in tanhForward(src + r.lowerBound, dst + r.lowerBound, r.count) }
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ (1 − A²)
-        tanhBackward(A.data, dA.data, dA.count)
+        let (src, dst) = (A.data, dA.data)
+        parallelRanges(dA.count) { r in tanhBackward(src + r.lowerBound, dst + r.lowerBound, r.count) }
         return dA
     }
 }
@@ -140,13 +146,15 @@ public final class Sigmoid<T: Scalar>: Layer {
     public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
         A.resize(cols: Z.cols)
         // A = 1 / (1 + e^(−Z))
-        sigmoidForward(Z.data, A.data, Z.count)
+        let (src, dst) = (Z.data, A.data)
+        parallelRanges(Z.count) { r in sigmoidForward(src + r.lowerBound, dst + r.lowerBound, r.count) }
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ A ⊙ (1 − A)
-        sigmoidBackward(A.data, dA.data, dA.count)
+        let (src, dst) = (A.data, dA.data)
+        parallelRanges(dA.count) { r in sigmoidBackward(src + r.lowerBound, dst + r.lowerBound, r.count) }
         return dA
     }
 }

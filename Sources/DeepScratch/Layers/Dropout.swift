@@ -2,73 +2,78 @@
 /// probability `keep` and scaled by `1/keep`, so evaluation (no dropout)
 /// needs no rescaling.
 ///
-/// The mask `D` holds `1/keep` for kept units and `0` for dropped ones.
+/// The mask `D` (`1/keep` for kept units, 0 for dropped ones) is never
+/// stored: each entry is a hash of its position and a key drawn once per
+/// forward pass, so the backward pass recomputes it, any number of threads
+/// can draw it, and the result does not depend on how many there are.
 public final class Dropout<T: Scalar>: Layer {
     public let inputSize: Int
     public var outputSize: Int { inputSize }
     /// The probability of keeping a unit, in (0, 1].
     public let keep: Double
-    /// The generator the masks are drawn from (saved in checkpoints).
+    /// The generator of the per-pass mask keys (saved in checkpoints).
     public var rng: RandomSource
     /// When true, `forward` reuses the last mask (for gradient checking).
     public var freezesMask = false
 
-    private let D: Matrix<T>
     private let A: Matrix<T>
+    private var key: UInt64?
     private var training = false
 
-    /// A dropout layer over `size` features drawing masks from `rng`.
+    /// A dropout layer over `size` features drawing mask keys from `rng`.
     public init(size: Int, keep: Double, rng: RandomSource) {
         precondition(keep > 0 && keep <= 1, "keep probability must be in (0, 1]")
         inputSize = size
         self.keep = keep
         self.rng = rng
-        D = Matrix(rows: size, cols: 0)
         A = Matrix(rows: size, cols: 0)
     }
+
+    private var threshold: UInt32 { UInt32(min(Double(UInt32.max), (keep * 4_294_967_296.0).rounded(.down))) }
 
     public func forward(_ input: Matrix<T>, training: Bool) -> Matrix<T> {
         self.training = training && keep < 1
         guard self.training else { return input }
-        if !(freezesMask && D.cols == input.cols) {
-            D.resize(cols: input.cols)
-            // D = [U < keep] / keep,  U ~ Uniform[0, 1)
-            drawMask(D.data, count: D.count, keep: keep, rng: &rng)
-        }
+        if !(freezesMask && key != nil) { key = rng.next() }
+        let (key, threshold, scale) = (self.key!, self.threshold, T(1 / keep))
         A.resize(cols: input.cols)
-        // A = A_in ⊙ D
-        multiply(input.data, D.data, into: A.data, count: A.count)
+        let (x, y) = (input.data, A.data)
+        // A = A_in ⊙ D,   D = [U < keep] / keep,  U = hash(key, position)
+        parallelRanges(A.count) { r in
+            applyDropoutMask(x, into: y, range: r, key: key, threshold: threshold, scale: scale)
+        }
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
-        guard training else { return dA }
-        // dA_in = dA ⊙ D
-        multiply(dA.data, D.data, into: dA.data, count: dA.count)
+        guard training, let key else { return dA }
+        let (threshold, scale, d) = (self.threshold, T(1 / keep), dA.data)
+        // dA_in = dA ⊙ D   (the same D, recomputed from the key)
+        parallelRanges(dA.count) { r in
+            applyDropoutMask(d, into: d, range: r, key: key, threshold: threshold, scale: scale)
+        }
         return dA
     }
 }
 
-/// Fills `mask` with `1/keep` (probability `keep`) or 0, two draws per
-/// 64 random bits.
+/// `y[i] = x[i] · D[i]` for `i` in `range`, with `D[i] = scale` when
+/// `hash(key, i) < threshold` and 0 otherwise (`y` may alias `x`).
+///
+/// The hash is MurmurHash3's 32-bit finalizer of the keyed position: a
+/// bijection of 32-bit words, so positions never share a value within one
+/// mask, and cheap enough to vectorize.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
-func drawMask<T: Scalar>(_ mask: UnsafeMutablePointer<T>, count: Int, keep: Double, rng: inout RandomSource) {
-    let threshold = UInt64((keep * 4_294_967_296.0).rounded(.down))
-    let kept = T(1 / keep)
-    var i = 0
-    while i + 2 <= count {
-        let r = rng.next()
-        mask[i] = (r & 0xFFFF_FFFF) < threshold ? kept : 0
-        mask[i + 1] = (r >> 32) < threshold ? kept : 0
-        i += 2
+func applyDropoutMask<T: Scalar>(_ x: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, range: Range<Int>,
+                                 key: UInt64, threshold: UInt32, scale: T) {
+    let k0 = UInt32(truncatingIfNeeded: key), k1 = UInt32(truncatingIfNeeded: key >> 32)
+    for i in range {
+        var h = (UInt32(truncatingIfNeeded: i) &+ k0) ^ k1
+        h ^= h >> 16
+        h = h &* 0x85EB_CA6B
+        h ^= h >> 13
+        h = h &* 0xC2B2_AE35
+        h ^= h >> 16
+        y[i] = h < threshold ? x[i] * scale : 0
     }
-    if i < count { mask[i] = (rng.next() & 0xFFFF_FFFF) < threshold ? kept : 0 }
-}
-
-/// `z[i] = x[i] · y[i]` (z may alias x).
-@_specialize(where T == Float)
-@_specialize(where T == Double)
-func multiply<T: Scalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, into z: UnsafeMutablePointer<T>, count: Int) {
-    for i in 0..<count { z[i] = x[i] * y[i] }
 }

@@ -154,7 +154,7 @@ public enum Parallelism {
 /// thread, each a multiple of `granularity` long (the last may be shorter).
 /// Small counts run on the calling thread.
 @inline(__always)
-func parallelRanges(_ count: Int, minimumPerThread: Int = 1 << 16, granularity: Int = 16,
+func parallelRanges(_ count: Int, minimumPerThread: Int = 1 << 14, granularity: Int = 16,
                     _ body: (Range<Int>) -> Void) {
     let pool = Parallelism.pool
     let pieces = min(pool.threads, count / max(1, minimumPerThread))

@@ -20,6 +20,9 @@ public struct TrainingConfig: Equatable, Sendable {
     public var l2: Double
     /// Seed of every random choice: initial weights, shuffles, dropout masks.
     public var seed: UInt64
+    /// Data augmentation: each training example is shifted by up to this
+    /// many pixels in each direction, drawn per example and epoch (0 = off).
+    public var augmentShift: Int = 0
 
     public init(architecture: Architecture, initialization: WeightInit? = nil, epochs: Int, batchSize: Int,
                 optimizer: OptimizerSettings, learningRate: Double, decay: LearningRateDecay = .none,
@@ -52,6 +55,7 @@ public struct TrainingConfig: Equatable, Sendable {
             throw bad("keep probability", k, "a number in (0, 1]")
         }
         guard epochs >= 1 else { throw bad("epochs", epochs, "a positive integer") }
+        guard (0...8).contains(augmentShift) else { throw bad("augmentation shift", augmentShift, "0 to 8 pixels") }
         guard batchSize >= 1 else { throw bad("batch size", batchSize, "a positive integer") }
         guard learningRate > 0, learningRate.isFinite else { throw bad("learning rate", learningRate, "a positive number") }
         guard l2 >= 0, l2.isFinite else { throw bad("L2 strength", l2, "a number >= 0") }
@@ -136,6 +140,8 @@ public final class Trainer {
     public let optimizer: Optimizer<Float>
     /// The generator of the epoch shuffles.
     public var shuffleRNG: RandomSource
+    /// The generator of the augmentation shifts.
+    public var augmentRNG: RandomSource
     /// Number of epochs finished.
     public private(set) var epochsDone = 0
     /// Number of steps finished.
@@ -145,6 +151,7 @@ public final class Trainer {
     private let table: [Float]
     private let X: Matrix<Float>
     private var batchLabels: [Int32]
+    private var shifts: [Int8] = []
 
     /// A new network for `config`, to be trained on data standardized by `standardization`.
     /// - Throws: `DeepScratchError.invalidSetting` if `config` is out of range.
@@ -157,6 +164,7 @@ public final class Trainer {
         parameters = network.parameters
         optimizer = Optimizer(settings: config.optimizer, parameters: parameters)
         shuffleRNG = RandomSource(seed: config.seed &+ 0x5EED_5EED)
+        augmentRNG = RandomSource(seed: config.seed &+ 0xA11D_A11D)
         table = standardization.table(Float.self)
         X = Matrix(rows: network.inputSize, cols: 0)
         batchLabels = []
@@ -221,12 +229,20 @@ public final class Trainer {
     private func step(_ data: LabeledImages, indices: UnsafeBufferPointer<Int32>, learningRate: Double,
                       epoch: Int, stepInEpoch: Int) throws -> (Double, Int) {
         let m = indices.count
+        let shift = config.augmentShift
+        if shift > 0 {
+            if shifts.count < 2 * m { shifts = [Int8](repeating: 0, count: 2 * m) }
+            for i in 0..<(2 * m) { shifts[i] = Int8(augmentRNG.nextInt(below: 2 * shift + 1) - shift) }
+        }
         batchLabels.withUnsafeMutableBufferPointer { lab in
             data.pixels.withUnsafeBufferPointer { px in
                 data.labels.withUnsafeBufferPointer { lb in
                     table.withUnsafeBufferPointer { t in
-                        assembleBatch(px.baseAddress!, lb.baseAddress!, features: data.featureCount,
-                                      indices: indices, table: t.baseAddress!, into: X, labels: lab.baseAddress!)
+                        shifts.withUnsafeBufferPointer { sh in
+                            assembleBatch(px.baseAddress!, lb.baseAddress!, rows: data.rows, cols: data.cols,
+                                          indices: indices, table: t.baseAddress!, into: X, labels: lab.baseAddress!,
+                                          shifts: shift > 0 ? sh.baseAddress : nil)
+                        }
                     }
                 }
             }
@@ -308,7 +324,7 @@ extension Network where T == Float {
                     images.labels.withUnsafeBufferPointer { lb in
                         table.withUnsafeBufferPointer { t in
                             labels.withUnsafeMutableBufferPointer { out in
-                                assembleBatch(px.baseAddress!, lb.baseAddress!, features: images.featureCount,
+                                assembleBatch(px.baseAddress!, lb.baseAddress!, rows: images.rows, cols: images.cols,
                                               indices: idx, table: t.baseAddress!, into: X, labels: out.baseAddress!)
                             }
                         }
