@@ -105,8 +105,10 @@ struct TrainCommand: ParsableCommand {
                 if step == 1 { epochStart = now }
                 guard now - lastDraw > 0.1 || step == steps else { return }
                 lastDraw = now
-                let rate = Double(min(step * config.batchSize, trainSplit.count)) / max(1e-9, now - epochStart)
-                Terminal.progress("epoch \(epoch)/\(config.epochs) \(Terminal.bar(Double(step) / Double(steps))) \(step)/\(steps)  \(Format.grouped(rate)) samples/s")
+                // The rate counts the steps after the first, timed from its end.
+                let rate = step > 1 ? Double((step - 1) * config.batchSize) / max(1e-9, now - epochStart) : 0
+                Terminal.progress("epoch \(epoch)/\(config.epochs) \(Terminal.bar(Double(step) / Double(steps))) \(step)/\(steps)"
+                                  + (step > 1 ? "  \(Format.grouped(rate)) samples/s" : ""))
             },
             onEpoch: { r in
                 var text = "epoch \(String(format: "%\(String(config.epochs).count)d", r.epoch))/\(config.epochs)"

@@ -75,3 +75,26 @@ func assembleBatch<T: Scalar>(
         }
     }
 }
+
+extension LabeledImages {
+    /// Fills `X` with the standardized images `indices` names (one per
+    /// column, looked up in `table`) and the start of `labels` with their
+    /// labels, shifting example `j` by `shifts[2j], shifts[2j+1]` if given.
+    func assemble<T: Scalar>(_ indices: UnsafeBufferPointer<Int32>, table: [T], into X: Matrix<T>,
+                             labels: inout [Int32], shifts: [Int8]? = nil) {
+        precondition(labels.count >= indices.count && (shifts?.count ?? Int.max) >= 2 * indices.count)
+        pixels.withUnsafeBufferPointer { px in
+            self.labels.withUnsafeBufferPointer { lb in
+                table.withUnsafeBufferPointer { t in
+                    labels.withUnsafeMutableBufferPointer { out in
+                        func run(_ sh: UnsafePointer<Int8>?) {
+                            assembleBatch(px.baseAddress!, lb.baseAddress!, rows: rows, cols: cols, indices: indices,
+                                          table: t.baseAddress!, into: X, labels: out.baseAddress!, shifts: sh)
+                        }
+                        if let shifts { shifts.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -179,10 +179,6 @@ public final class Trainer {
     /// - Throws: `DeepScratchError.diverged` when the cost stops being finite,
     ///   `.dataMismatch` when the images do not fit the network.
     public func train(_ train: LabeledImages, dev: LabeledImages? = nil, observer: TrainingObserver = .init()) throws {
-        guard train.featureCount == network.inputSize else {
-            throw DeepScratchError.dataMismatch(
-                reason: "training images have \(train.featureCount) pixels, the network expects \(network.inputSize)")
-        }
         guard train.count > 0 else { throw DeepScratchError.dataMismatch(reason: "the training split is empty") }
         try network.checkLabels(train, name: "training")
         if let dev { try network.checkLabels(dev, name: "dev") }
@@ -234,19 +230,7 @@ public final class Trainer {
             if shifts.count < 2 * m { shifts = [Int8](repeating: 0, count: 2 * m) }
             for i in 0..<(2 * m) { shifts[i] = Int8(augmentRNG.nextInt(below: 2 * shift + 1) - shift) }
         }
-        batchLabels.withUnsafeMutableBufferPointer { lab in
-            data.pixels.withUnsafeBufferPointer { px in
-                data.labels.withUnsafeBufferPointer { lb in
-                    table.withUnsafeBufferPointer { t in
-                        shifts.withUnsafeBufferPointer { sh in
-                            assembleBatch(px.baseAddress!, lb.baseAddress!, rows: data.rows, cols: data.cols,
-                                          indices: indices, table: t.baseAddress!, into: X, labels: lab.baseAddress!,
-                                          shifts: shift > 0 ? sh.baseAddress : nil)
-                        }
-                    }
-                }
-            }
-        }
+        data.assemble(indices, table: table, into: X, labels: &batchLabels, shifts: shift > 0 ? shifts : nil)
         let A = network.forward(X, training: true)
         return try batchLabels.withUnsafeBufferPointer { all -> (Double, Int) in
             let labels = UnsafeBufferPointer(rebasing: all[0..<m])
@@ -319,18 +303,7 @@ extension Network where T == Float {
         while lo < n {
             let hi = min(n, lo + batchSize)
             let indices = (Int32(lo)..<Int32(hi)).map { $0 }
-            indices.withUnsafeBufferPointer { idx in
-                images.pixels.withUnsafeBufferPointer { px in
-                    images.labels.withUnsafeBufferPointer { lb in
-                        table.withUnsafeBufferPointer { t in
-                            labels.withUnsafeMutableBufferPointer { out in
-                                assembleBatch(px.baseAddress!, lb.baseAddress!, rows: images.rows, cols: images.cols,
-                                              indices: idx, table: t.baseAddress!, into: X, labels: out.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
+            indices.withUnsafeBufferPointer { images.assemble($0, table: table, into: X, labels: &labels) }
             let A = forward(X, training: false)
             labels.withUnsafeBufferPointer { all in
                 let lab = UnsafeBufferPointer(rebasing: all[0..<(hi - lo)])
