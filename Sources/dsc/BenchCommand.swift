@@ -14,7 +14,47 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seconds per measurement.")
     var seconds: Double = 1
 
+    @Option(help: "Instead of products: time loading this model file (median of --loads loads from the page cache).")
+    var load: String?
+
+    @Option(parsing: .unconditional, help: "Number of loads for --load.")
+    var loads: Int = 1000
+
     func run() throws {
+        if let load {
+            guard loads >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads", value: "\(loads)", expected: "a positive integer") }
+            Parallelism.setThreads(1)
+            _ = try Model.load(path: load)  // into the page cache
+            var parse = [Double](), full = [Double]()
+            for _ in 0..<loads {
+                let t0 = monotonicSeconds()
+                _ = try Model.load(path: load)
+                parse.append((monotonicSeconds() - t0) * 1e3)
+            }
+            for _ in 0..<loads {
+                let t0 = monotonicSeconds()
+                _ = try Model.loadNetwork(path: load)
+                full.append((monotonicSeconds() - t0) * 1e3)
+            }
+            func summary(_ xs: [Double]) -> String {
+                let s = xs.sorted()
+                return "median \(Format.fixed(s[s.count / 2], 3)) ms  [min \(Format.fixed(s[0], 3)), max \(Format.fixed(s[s.count - 1], 3))]"
+            }
+            let size = (try? FileManager.default.attributesOfItem(atPath: load)[.size] as? Int) ?? 0
+            var hashTimes = [Double]()
+            try AtomicFile.withContents(of: load) { raw in
+                for _ in 0..<loads {
+                    let t0 = monotonicSeconds()
+                    _ = XXH64.hash(raw)
+                    hashTimes.append((monotonicSeconds() - t0) * 1e3)
+                }
+            }
+            print("\(load) (\(Format.grouped(Double(size ?? 0))) bytes), \(loads) loads:")
+            print("  checksum alone (XXH64):            \(summary(hashTimes))")
+            print("  Model.load (validate, decode):     \(summary(parse))")
+            print("  Model.loadNetwork (ready to run):  \(summary(full))")
+            return
+        }
         if let threads, threads < 1 { throw DeepScratchError.invalidSetting(name: "--threads", value: "\(threads)", expected: "a positive integer") }
         Parallelism.setThreads(threads ?? Parallelism.processorCount)
         let shapes: [(String, Int, Int, Int, Bool, Bool)] = [

@@ -1,6 +1,10 @@
 import ArgumentParser
 import DeepScratch
 import Foundation
+import Synchronization
+
+/// Set by the SIGINT handler; training checks it after every step.
+let interruptRequested = Atomic<Bool>(false)
 
 /// `dsc train`: trains a fully connected network on MNIST (or any IDX data
 /// set of the same layout) and saves the model.
@@ -13,91 +17,146 @@ struct TrainCommand: ParsableCommand {
             inputs are standardized with the mean and standard deviation of the \
             training split, which are saved with the model. The 2017 recipe is \
             'dsc train --hidden 784,1024 --optimizer sgd --lr 0.1 --batch 128 --keep 0.8'.
+
+            Ctrl-C (SIGINT) stops training after the current step, writes a \
+            checkpoint to the output path and exits with status 130; \
+            'dsc train --resume PATH' continues it exactly. On resume, flags you \
+            give override the checkpoint's settings (the architecture cannot \
+            change), and flags you leave out keep them.
             """)
 
     @Option(help: "Folder with the four MNIST IDX files (.gz or raw). Default: $DEEPSCRATCH_DATA, else ~/.cache/deepscratch/mnist; missing files are downloaded there.")
     var data: String?
 
-    @Option(help: "Hidden layer sizes, comma-separated ('none' for softmax regression).")
-    var hidden: String = TrainDefaults.hidden
+    @Option(help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
+    var hidden: String?
 
-    @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid.")
-    var activation: String = "relu"
+    @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
+    var activation: String?
 
-    @Option(help: "Weight initialization: he (σ=√(2/n)), xavier (σ=√(1/n)) or small (σ=0.01). Default: he for the ReLU family, xavier otherwise.")
+    @Option(help: "Weight initialization: he (σ=√(2/n)), xavier (σ=√(1/n)) or small (σ=0.01). (default: he for the ReLU family, xavier otherwise)")
     var initialization: String?
 
-    @Option(parsing: .unconditional, help: "Number of epochs.")
-    var epochs: Int = TrainDefaults.epochs
+    @Option(parsing: .unconditional, help: "Number of epochs; on resume, the total to reach. (default: \(TrainDefaults.epochs))")
+    var epochs: Int?
 
-    @Option(parsing: .unconditional, help: "Mini-batch size (the last batch of an epoch may be smaller).")
-    var batch: Int = TrainDefaults.batch
+    @Option(parsing: .unconditional, help: "Mini-batch size; the last batch of an epoch may be smaller. (default: \(TrainDefaults.batch))")
+    var batch: Int?
 
-    @Option(help: "Optimizer: sgd, momentum, rmsprop or adam.")
-    var optimizer: String = TrainDefaults.optimizer
+    @Option(help: "Optimizer: sgd, momentum, rmsprop or adam. (default: \(TrainDefaults.optimizer))")
+    var optimizer: String?
 
-    @Option(parsing: .unconditional, help: "Learning rate α₀. Default: 0.001 for adam and rmsprop, 0.1 for sgd and momentum.")
+    @Option(parsing: .unconditional, help: "Learning rate α₀. (default: 0.001 for adam and rmsprop, 0.1 for sgd and momentum)")
     var lr: Double?
 
-    @Option(help: "Learning-rate decay: none, step, exp or cosine (to 0 at the last step). Default: cosine for adam, none otherwise.")
+    @Option(help: "Learning-rate decay: none, step, exp or cosine (to 0 at the last step). (default: cosine for adam, none otherwise)")
     var decay: String?
 
     @Option(parsing: .unconditional, help: "Decay factor: per --decay-every epochs for step (default 0.5), per epoch for exp (default 0.9).")
     var decayRate: Double?
 
-    @Option(parsing: .unconditional, help: "Epochs between step decays.")
-    var decayEvery: Int = 10
+    @Option(parsing: .unconditional, help: "Epochs between step decays. (default: 10)")
+    var decayEvery: Int?
 
-    @Option(parsing: .unconditional, help: "Momentum decay β₁ (momentum, adam).")
-    var beta1: Double = 0.9
+    @Option(parsing: .unconditional, help: "Momentum decay β₁ (momentum, adam). (default: 0.9)")
+    var beta1: Double?
 
-    @Option(parsing: .unconditional, help: "Squared-gradient decay β₂ (rmsprop, adam).")
-    var beta2: Double = 0.999
+    @Option(parsing: .unconditional, help: "Squared-gradient decay β₂ (rmsprop, adam). (default: 0.999)")
+    var beta2: Double?
 
-    @Option(parsing: .unconditional, help: "L2 regularization strength λ (the cost gains λ/(2m)·Σ‖W‖²).")
-    var l2: Double = 0
+    @Option(parsing: .unconditional, help: "L2 regularization strength λ; the cost gains λ/(2m)·Σ‖W‖². (default: 0)")
+    var l2: Double?
 
-    @Option(help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer (1 = no dropout).")
-    var keep: String = TrainDefaults.keep
+    @Option(help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer; 1 = no dropout. (default: \(TrainDefaults.keep))")
+    var keep: String?
 
-    @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y (0 = off).")
-    var augmentShift: Int = TrainDefaults.augmentShift
+    @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y, drawn per image and epoch; 0 = off. (default: \(TrainDefaults.augmentShift))")
+    var augmentShift: Int?
 
-    @Option(parsing: .unconditional, help: "Number of training images held out as the dev split (taken from the end).")
-    var dev: Int = 5000
+    @Option(parsing: .unconditional, help: "Number of training images held out as the dev split, taken from the end. (default: 5000)")
+    var dev: Int?
 
-    @Option(parsing: .unconditional, help: "Random seed: initial weights, shuffles and dropout masks.")
-    var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Random seed: initial weights, shuffles, augmentation and dropout masks. (default: 1)")
+    var seed: UInt64?
 
-    @Option(parsing: .unconditional, help: "Threads for matrix products (default: the number of CPUs).")
+    @Option(parsing: .unconditional, help: "Threads for matrix products and large loops. (default: the number of CPUs)")
     var threads: Int?
 
-    @Option(name: [.short, .long], help: "Where to write the model.")
-    var output: String = "model.dsm"
+    @Option(help: "How the saved model stores its weight matrices: f32, f16 or int8. (default: f32)")
+    var precision: String = "f32"
+
+    @Option(parsing: .unconditional, help: "Write a checkpoint to the output path every N epochs (0 = only on Ctrl-C). (default: 0)")
+    var checkpointEvery: Int = 0
+
+    @Option(help: "Continue training from this model or checkpoint.")
+    var resume: String?
+
+    @Option(name: [.short, .long], help: "Where to write the model (and checkpoints). (default: model.dsm, or the --resume path)")
+    var output: String?
 
     func run() throws {
-        let config = try makeConfig()
+        let resumed = try resume.map { path -> Model in try Model.load(path: path) }
+        let config = try makeConfig(resuming: resumed)
+        guard let storedPrecision = Precision(rawValue: precision) else {
+            throw DeepScratchError.invalidSetting(name: "--precision", value: precision, expected: "f32, f16 or int8")
+        }
+        guard checkpointEvery >= 0 else {
+            throw DeepScratchError.invalidSetting(name: "--checkpoint-every", value: "\(checkpointEvery)", expected: "a number of epochs >= 0")
+        }
+        let outputPath = output ?? resume ?? "model.dsm"
+        try checkWritable(outputPath)
         Parallelism.setThreads(threads ?? Parallelism.processorCount)
 
         let directory = try DataLocation.resolve(data)
         let loadStart = monotonicSeconds()
         let dataset = try IDXDataset.load(directory: directory, classes: config.architecture.sizes.last!)
-        guard dev >= 0, dev < dataset.train.count else {
-            throw DeepScratchError.invalidSetting(name: "--dev", value: "\(dev)",
+        let devCount = dev ?? resumed?.trainingState?.devCount ?? 5000
+        guard devCount >= 0, devCount < dataset.train.count else {
+            throw DeepScratchError.invalidSetting(name: "--dev", value: "\(devCount)",
                                                   expected: "0 to \(dataset.train.count - 1) images")
         }
         guard dataset.train.featureCount == config.architecture.sizes[0] else {
             throw DeepScratchError.dataMismatch(reason: "\(directory): images have \(dataset.train.featureCount) pixels, expected \(config.architecture.sizes[0])")
         }
-        let (trainSplit, devSplit) = dataset.train.splitLast(dev)
-        let standardization = Standardization(fitting: trainSplit)
-        let trainer = try Trainer(config: config, standardization: standardization)
+        let (trainSplit, devSplit) = dataset.train.splitLast(devCount)
+        let trainer: Trainer
+        if let resumed {
+            trainer = try Trainer(resuming: resumed, config: config)
+        } else {
+            trainer = try Trainer(config: config, standardization: Standardization(fitting: trainSplit))
+        }
         Terminal.line("data: \(directory): \(trainSplit.count) train, \(devSplit.count) dev, \(dataset.test.count) test images (\(Format.fixed(monotonicSeconds() - loadStart, 2)) s to load)")
         Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), keep \(config.architecture.keep.map { Format.fixed($0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
-        Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), seed \(config.seed), \(Parallelism.threads) threads")
+        Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), seed \(config.seed), \(Parallelism.threads) threads")
+        if let resumed {
+            if resumed.trainingState != nil {
+                Terminal.line("resuming \(resume!): \(trainer.epochsDone) epochs and \(trainer.examplesDone) examples done, optimizer state restored")
+            } else {
+                Terminal.line("resuming \(resume!): weights only (no training state in the file), fresh optimizer")
+            }
+            if trainer.epochsDone >= config.epochs {
+                throw CLIError("\(resume!) has already trained \(trainer.epochsDone) epochs; pass --epochs N with N > \(trainer.epochsDone) to train more")
+            }
+        }
+
+        func saveCheckpoint(_ why: String) throws {
+            var model = Model(network: trainer.network, architecture: config.architecture,
+                              standardization: trainer.standardization, metadata: baseMetadata(directory))
+            model.trainingState = trainer.trainingState(devCount: devCount)
+            try model.save(to: outputPath)
+            Terminal.line("\(why): checkpoint written to \(outputPath) (\(trainer.epochsDone) epochs + \(trainer.examplesDone) examples)")
+        }
+
+        interruptRequested.store(false, ordering: .relaxed)
+        signal(SIGINT) { _ in
+            interruptRequested.store(true, ordering: .relaxed)
+            signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
+        }
+        defer { signal(SIGINT, SIG_DFL) }
 
         var lastDraw = 0.0
         var epochStart = monotonicSeconds()
+        var checkpointError: Error?
         let observer = TrainingObserver(
             onStep: { epoch, step, steps in
                 guard Terminal.isTTY else { return }
@@ -116,87 +175,181 @@ struct TrainCommand: ParsableCommand {
                 if let d = r.dev { text += "  dev loss \(Format.fixed(d.cost, 4)) acc \(Format.percent(d.accuracy))" }
                 text += "  \(Format.grouped(r.samplesPerSecond)) samples/s  \(Format.fixed(r.trainSeconds, 1)) s  (elapsed \(Format.fixed(r.elapsed, 1)) s)"
                 Terminal.line(text)
-            })
-        try trainer.train(trainSplit, dev: devSplit.count > 0 ? devSplit : nil, observer: observer)
+                if checkpointEvery > 0, r.epoch % checkpointEvery == 0, r.epoch < config.epochs {
+                    do { try saveCheckpoint("epoch \(r.epoch)") } catch { checkpointError = error; interruptRequested.store(true, ordering: .relaxed) }
+                }
+            },
+            shouldStop: { interruptRequested.load(ordering: .relaxed) })
+        let outcome = try trainer.train(trainSplit, dev: devSplit.count > 0 ? devSplit : nil, observer: observer)
+        if let checkpointError { throw checkpointError }
+        if outcome == .stopped {
+            try saveCheckpoint("interrupted")
+            Terminal.line("resume with: dsc train --resume \(outputPath)")
+            Foundation.exit(130)
+        }
 
+        let devEval = devSplit.count > 0 ? try trainer.evaluate(devSplit) : nil
         let test = try trainer.evaluate(dataset.test)
         Terminal.line("test: loss \(Format.fixed(test.cost, 4)) accuracy \(Format.percent(test.accuracy)) on \(test.count) images")
-        let model = Model(network: trainer.network, architecture: config.architecture, standardization: standardization)
-        try model.save(to: output)
-        Terminal.line("model saved to \(output)")
+        var metadata = baseMetadata(directory)
+        metadata["train.epochs"] = .int(Int64(trainer.epochsDone))
+        if let devEval { metadata["train.dev_accuracy"] = .double(devEval.accuracy) }
+        metadata["train.test_accuracy"] = .double(test.accuracy)
+        var model = Model(network: trainer.network, architecture: config.architecture,
+                          standardization: trainer.standardization, metadata: metadata, precision: storedPrecision)
+        if storedPrecision != .f32 {
+            // Record the accuracy of the weights as stored, not as trained.
+            let stored = try Model.parse(model.serialized(), path: outputPath)
+            let quantized = try stored.makeNetwork().evaluate(dataset.test, standardization: stored.standardization)
+            Terminal.line("test accuracy with \(storedPrecision.rawValue) weights: \(Format.percent(quantized.accuracy)) (f32: \(Format.percent(test.accuracy)))")
+            model.metadata["train.test_accuracy"] = .double(quantized.accuracy)
+            model.metadata["train.test_accuracy_f32"] = .double(test.accuracy)
+        }
+        try model.save(to: outputPath)
+        let size = (try? FileManager.default.attributesOfItem(atPath: outputPath)[.size] as? Int) ?? 0
+        Terminal.line("model saved to \(outputPath) (\(storedPrecision.rawValue), \(Format.bytes(size ?? 0)))")
     }
 
-    /// The training configuration the flags describe.
+    /// Metadata every saved file carries: data set, command line, date.
+    func baseMetadata(_ directory: String) -> Metadata {
+        var m = Metadata()
+        m["deepscratch.version"] = .string(DeepScratchVersion.string)
+        m["train.dataset"] = .string(directory.contains("fashion") ? "fashion-mnist" : "mnist")
+        m["train.command"] = .string(commandLine())
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        m["train.date"] = .string(formatter.string(from: Date()))
+        return m
+    }
+
+    /// This invocation as a shell command line (`dsc` and its arguments).
+    func commandLine() -> String {
+        let args = ["dsc"] + CommandLine.arguments.dropFirst()
+        return args.map { a in
+            a.isEmpty || a.contains(where: { " \t\"'\\$`;&|<>()*?[]{}!#~".contains($0) })
+                ? "'" + a.replacingOccurrences(of: "'", with: "'\\''") + "'" : a
+        }.joined(separator: " ")
+    }
+
+    /// Fails early when the output folder does not exist or is not writable.
+    func checkWritable(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw CLIError("\(path): is a directory, expected a model file path")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        let dir = folder.isEmpty ? "." : folder
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw CLIError("\(path): folder \(dir) does not exist")
+        }
+        guard access(dir, W_OK) == 0 else { throw CLIError("\(path): folder \(dir) is not writable") }
+    }
+
+    /// The training configuration the flags describe, on top of the resumed
+    /// checkpoint's settings (if any) or the defaults.
     /// - Throws: `DeepScratchError.invalidSetting` naming the first bad flag.
-    func makeConfig() throws -> TrainingConfig {
+    func makeConfig(resuming model: Model? = nil) throws -> TrainingConfig {
         func bad(_ name: String, _ value: String, _ expected: String) -> DeepScratchError {
             .invalidSetting(name: name, value: value, expected: expected)
         }
-        guard epochs >= 1 else { throw bad("--epochs", "\(epochs)", "a positive integer") }
-        guard batch >= 1 else { throw bad("--batch", "\(batch)", "a positive integer") }
+        let base = model?.trainingState?.config
+        if let epochs, epochs < 1 { throw bad("--epochs", "\(epochs)", "a positive integer") }
+        if let batch, batch < 1 { throw bad("--batch", "\(batch)", "a positive integer") }
         if let lr, !(lr > 0 && lr.isFinite) { throw bad("--lr", "\(lr)", "a positive number") }
-        guard l2 >= 0, l2.isFinite else { throw bad("--l2", "\(l2)", "a number >= 0") }
-        guard beta1 >= 0, beta1 < 1 else { throw bad("--beta1", "\(beta1)", "a number in [0, 1)") }
-        guard beta2 >= 0, beta2 < 1 else { throw bad("--beta2", "\(beta2)", "a number in [0, 1)") }
+        if let l2, !(l2 >= 0 && l2.isFinite) { throw bad("--l2", "\(l2)", "a number >= 0") }
+        if let beta1, !(beta1 >= 0 && beta1 < 1) { throw bad("--beta1", "\(beta1)", "a number in [0, 1)") }
+        if let beta2, !(beta2 >= 0 && beta2 < 1) { throw bad("--beta2", "\(beta2)", "a number in [0, 1)") }
         if let decayRate, !(decayRate > 0 && decayRate <= 1) {
             throw bad("--decay-rate", "\(decayRate)", "a number in (0, 1]")
         }
-        guard decayEvery >= 1 else { throw bad("--decay-every", "\(decayEvery)", "a positive number of epochs") }
-        guard dev >= 0 else { throw bad("--dev", "\(dev)", "a number of images >= 0") }
+        if let decayEvery, decayEvery < 1 { throw bad("--decay-every", "\(decayEvery)", "a positive number of epochs") }
+        if let dev, dev < 0 { throw bad("--dev", "\(dev)", "a number of images >= 0") }
         if let threads, threads < 1 { throw bad("--threads", "\(threads)", "a positive integer") }
-        var sizes = [784]
-        let h = hidden.trimmingCharacters(in: .whitespaces)
-        if h != "none" && !h.isEmpty {
-            for part in h.split(separator: ",", omittingEmptySubsequences: false) {
-                guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0 else {
-                    throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024")
+        if let augmentShift, !(0...8).contains(augmentShift) { throw bad("--augment-shift", "\(augmentShift)", "0 to 8 pixels") }
+
+        var sizes: [Int]
+        if let hidden {
+            sizes = [784]
+            let h = hidden.trimmingCharacters(in: .whitespaces)
+            if h != "none" && !h.isEmpty {
+                for part in h.split(separator: ",", omittingEmptySubsequences: false) {
+                    guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0 else {
+                        throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024")
+                    }
+                    sizes.append(n)
                 }
-                sizes.append(n)
             }
+            sizes.append(10)
+        } else if let model {
+            sizes = model.architecture.sizes
+        } else {
+            sizes = [784] + TrainDefaults.hidden.split(separator: ",").map { Int($0)! } + [10]
         }
-        sizes.append(10)
-        guard let act = ActivationKind(rawValue: activation) else {
-            throw bad("--activation", activation, ActivationKind.allCases.map(\.rawValue).joined(separator: ", "))
+        let act: ActivationKind
+        if let activation {
+            guard let a = ActivationKind(rawValue: activation) else {
+                throw bad("--activation", activation, ActivationKind.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            act = a
+        } else {
+            act = model?.architecture.activation ?? .relu
         }
-        var initScheme: WeightInit?
+        var initScheme = base?.initialization
         if let initialization {
             guard let s = WeightInit(rawValue: initialization) else {
                 throw bad("--initialization", initialization, WeightInit.allCases.map(\.rawValue).joined(separator: ", "))
             }
             initScheme = s
         }
-        var keeps = [Double]()
-        for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
-                throw bad("--keep", keep, "keep probabilities in (0, 1], one or one per hidden layer")
-            }
-            keeps.append(k)
-        }
         let hiddenCount = sizes.count - 2
-        if keeps.count != 1 && keeps.count != hiddenCount {
-            throw bad("--keep", keep, "one value or \(hiddenCount) (one per hidden layer)")
+        var keeps = [Double]()
+        if let keep {
+            for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
+                    throw bad("--keep", keep, "keep probabilities in (0, 1], one or one per hidden layer")
+                }
+                keeps.append(k)
+            }
+            if keeps.count != 1 && keeps.count != hiddenCount {
+                throw bad("--keep", keep, "one value or \(hiddenCount) (one per hidden layer)")
+            }
+        } else if let base, base.architecture.keep.count == hiddenCount {
+            keeps = base.architecture.keep
+        } else {
+            keeps = [Double(TrainDefaults.keep)!]
         }
-        guard let kind = OptimizerKind(rawValue: optimizer) else {
-            throw bad("--optimizer", optimizer, OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))
+        let kind: OptimizerKind
+        if let optimizer {
+            guard let k = OptimizerKind(rawValue: optimizer) else {
+                throw bad("--optimizer", optimizer, OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            kind = k
+        } else {
+            kind = base?.optimizer.kind ?? OptimizerKind(rawValue: TrainDefaults.optimizer)!
         }
         let adaptive = kind == .adam || kind == .rmsprop
-        let rate = lr ?? (adaptive ? 0.001 : 0.1)
-        let decayName = decay ?? (kind == .adam ? "cosine" : "none")
+        let sameOptimizer = base?.optimizer.kind == kind
+        let rate = lr ?? (sameOptimizer ? base?.learningRate : nil) ?? (adaptive ? 0.001 : 0.1)
         let schedule: LearningRateDecay
-        switch decayName {
-        case "none": schedule = .none
-        case "step": schedule = .step(every: decayEvery, factor: decayRate ?? 0.5)
-        case "exp", "exponential": schedule = .exponential(rate: decayRate ?? 0.9)
-        case "cosine": schedule = .cosine
-        default: throw bad("--decay", decayName, "none, step, exp or cosine")
+        if decay == nil, decayRate == nil, decayEvery == nil, let base, sameOptimizer {
+            schedule = base.decay
+        } else {
+            switch decay ?? (kind == .adam ? "cosine" : "none") {
+            case "none": schedule = .none
+            case "step": schedule = .step(every: decayEvery ?? 10, factor: decayRate ?? 0.5)
+            case "exp", "exponential": schedule = .exponential(rate: decayRate ?? 0.9)
+            case "cosine": schedule = .cosine
+            default: throw bad("--decay", decay ?? "", "none, step, exp or cosine")
+            }
         }
-        guard (0...8).contains(augmentShift) else { throw bad("--augment-shift", "\(augmentShift)", "0 to 8 pixels") }
         var config = TrainingConfig(
             architecture: Architecture(sizes: sizes, activation: act, keep: keeps),
-            initialization: initScheme, epochs: epochs, batchSize: batch,
-            optimizer: OptimizerSettings(kind: kind, beta1: beta1, beta2: beta2),
-            learningRate: rate, decay: schedule, l2: l2, seed: seed)
-        config.augmentShift = augmentShift
+            initialization: initScheme, epochs: epochs ?? base?.epochs ?? TrainDefaults.epochs,
+            batchSize: batch ?? base?.batchSize ?? TrainDefaults.batch,
+            optimizer: OptimizerSettings(kind: kind, beta1: beta1 ?? base?.optimizer.beta1 ?? 0.9,
+                                         beta2: beta2 ?? base?.optimizer.beta2 ?? 0.999),
+            learningRate: rate, decay: schedule, l2: l2 ?? base?.l2 ?? 0, seed: seed ?? base?.seed ?? 1)
+        config.augmentShift = augmentShift ?? base?.augmentShift ?? TrainDefaults.augmentShift
         try config.validate()
         return config
     }
@@ -212,10 +365,10 @@ struct TrainCommand: ParsableCommand {
 }
 
 /// The defaults of `dsc train`: a recipe that reaches 98.5 % MNIST test
-/// accuracy well within a minute on a 2-core machine (measured: 98.85 % and
-/// 98.92 % for seeds 1 and 2, about 31 s; see docs/performance.md). The
-/// one-pixel shifts are what lift a two-layer network past 98.5 % in so few
-/// epochs (the same network without them: 98.46–98.63 %).
+/// accuracy well within a minute on a 2-core machine (see
+/// docs/performance.md). The one-pixel shifts are what lift a two-layer
+/// network past 98.5 % in so few epochs (the same network without them:
+/// 98.46–98.63 % over four seeds).
 enum TrainDefaults {
     static let hidden = "512,512"
     static let epochs = 12

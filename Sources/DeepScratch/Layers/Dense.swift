@@ -20,11 +20,13 @@ public final class Dense<T: Scalar>: Layer {
     private let dA: Matrix<T>
 
     /// A layer with zero weights and biases; see `initialize(_:rng:)`.
-    public init(inputSize: Int, outputSize: Int, index: Int = 1) {
+    /// With `zeroed: false` the parameters are left unspecified for the
+    /// caller to fill (loading a model).
+    public init(inputSize: Int, outputSize: Int, index: Int = 1, zeroed: Bool = true) {
         self.inputSize = inputSize
         self.outputSize = outputSize
-        W = Parameter(name: "W\(index)", rows: outputSize, cols: inputSize, regularized: true)
-        b = Parameter(name: "b\(index)", rows: outputSize, cols: 1, regularized: false)
+        W = Parameter(name: "W\(index)", rows: outputSize, cols: inputSize, regularized: true, zeroed: zeroed)
+        b = Parameter(name: "b\(index)", rows: outputSize, cols: 1, regularized: false, zeroed: zeroed)
         Z = Matrix(rows: outputSize, cols: 0)
         dA = Matrix(rows: inputSize, cols: 0)
     }

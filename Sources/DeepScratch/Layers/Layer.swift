@@ -5,8 +5,9 @@ public final class Parameter<T: Scalar> {
     public let name: String
     /// The values.
     public let value: Matrix<T>
-    /// `∂J/∂value`, same shape as `value`; written by the layer's backward pass.
-    public let gradient: Matrix<T>
+    /// `∂J/∂value`, same shape as `value`; written by the layer's backward
+    /// pass. Allocated on first use, so inference networks never hold one.
+    public private(set) lazy var gradient = Matrix<T>(rows: value.rows, cols: value.cols)
     /// Whether L2 regularization applies to it (weights yes, biases no).
     public let regularized: Bool
     /// True when `gradient` holds zeros because the optimizer cleared it while
@@ -14,10 +15,11 @@ public final class Parameter<T: Scalar> {
     /// overwriting it, which spares BLAS a separate pass zeroing the result.
     public var gradientIsZero = false
 
-    init(name: String, rows: Int, cols: Int, regularized: Bool) {
+    /// A parameter of `rows × cols` zeros (or, with `zeroed: false`, of
+    /// unspecified values the caller overwrites).
+    init(name: String, rows: Int, cols: Int, regularized: Bool, zeroed: Bool = true) {
         self.name = name
-        self.value = Matrix(rows: rows, cols: cols)
-        self.gradient = Matrix(rows: rows, cols: cols)
+        self.value = Matrix(rows: rows, cols: cols, zeroed: zeroed)
         self.regularized = regularized
     }
 }

@@ -16,13 +16,14 @@ public final class Matrix<T: Scalar> {
     /// The elements, row after row: element (i, j) is at `data[i * cols + j]`.
     public private(set) var data: UnsafeMutablePointer<T>
 
-    /// A zero-filled `rows × cols` matrix.
-    public init(rows: Int, cols: Int) {
+    /// A zero-filled `rows × cols` matrix (with `zeroed: false`, its values
+    /// are unspecified until written: for buffers filled right away).
+    public init(rows: Int, cols: Int, zeroed: Bool = true) {
         precondition(rows >= 0 && cols >= 0, "negative matrix shape")
         self.rows = rows
         self.cols = cols
         self.capacity = max(1, rows * cols)
-        self.data = Matrix.allocate(capacity)
+        self.data = Matrix.allocate(capacity, zeroed: zeroed)
     }
 
     /// A `rows × cols` matrix holding `values` (row-major, `rows × cols` of them).
@@ -36,11 +37,12 @@ public final class Matrix<T: Scalar> {
 
     deinit { data.deallocate() }
 
-    private static func allocate(_ count: Int) -> UnsafeMutablePointer<T> {
+    private static func allocate(_ count: Int, zeroed: Bool = true) -> UnsafeMutablePointer<T> {
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: count * MemoryLayout<T>.stride, alignment: 64)
         let p = raw.bindMemory(to: T.self, capacity: count)
-        p.initialize(repeating: 0, count: count)
+        // Scalars are trivial types: unzeroed memory is valid, just unspecified.
+        if zeroed { p.initialize(repeating: 0, count: count) }
         return p
     }
 

@@ -46,6 +46,30 @@ public enum AtomicFile {
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 
+    /// Calls `body` with the contents of `path`, mapped into memory (or read,
+    /// where mapping fails), for as long as `body` runs.
+    /// - Throws: `DeepScratchError.cannotRead` naming the path, or what `body` throws.
+    public static func withContents<R>(of path: String, limit: Int = 1 << 31,
+                                       _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw DeepScratchError.cannotRead(path: path, reason: "is a directory") }
+        let size = Int(st.st_size)
+        guard size <= limit else {
+            throw DeepScratchError.cannotRead(path: path, reason: "file is \(size) bytes, more than the \(limit) allowed")
+        }
+        if size > 0, (st.st_mode & S_IFMT) == S_IFREG,
+           let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED {
+            defer { munmap(p, size) }
+            return try body(UnsafeRawBufferPointer(start: p, count: size))
+        }
+        let bytes = try read(path, limit: limit)
+        return try bytes.withUnsafeBytes { try body($0) }
+    }
+
     /// The whole contents of `path`.
     /// - Throws: `DeepScratchError.cannotRead` naming the path.
     public static func read(_ path: String, limit: Int = 1 << 31) throws -> [UInt8] {

@@ -1,138 +1,449 @@
-import CZlib
-
-/// A trained network with what inference needs: the architecture, the input
-/// standardization and the parameters.
+/// A trained network with everything inference needs — architecture, input
+/// shape and preprocessing, class labels, weights — and, in a checkpoint,
+/// the state that resumes its training exactly.
+///
+/// Files follow docs/model-format.md; `load` validates every length before
+/// allocating and rejects any damaged file with an error naming the problem.
 public struct Model: Sendable {
-    /// Layer sizes and activation (dropout does not apply at inference).
+    /// Layer sizes and hidden activation (dropout does not apply at inference).
     public var architecture: Architecture
+    /// `[height, width, channels]` of the input images.
+    public var inputShape: [Int]
+    /// One label per output class.
+    public var classes: [String]
     /// The standardization fitted on the training split.
     public var standardization: Standardization
-    /// Parameter values in network order (`W1, b1, W2, b2, ...`), row-major.
-    public var parameters: [[Float]]
+    /// Which way round the training images were (MNIST: light ink on dark).
+    public var polarity: Polarity
+    /// `W1, b1, W2, b2, …`: `W<k>` is `[out, in]`, `b<k>` is `[out]`.
+    public var parameters: [NamedTensor]
+    /// Other metadata (`train.*`, `deepscratch.version`, unknown keys kept as read).
+    public var metadata: Metadata
+    /// The training state of a checkpoint (nil for a finished model).
+    public var trainingState: TrainingState?
+    /// How weight matrices are stored: what `save` writes, what `load` found.
+    public var precision: Precision
+    /// Facts about the file it was loaded from (nil if not loaded).
+    public var fileInfo: ModelFileInfo?
 
-    /// The model of a trained network.
-    public init(network: Network<Float>, architecture: Architecture, standardization: Standardization) {
+    /// The model of `network`, trained on images of `inputShape` standardized by `standardization`.
+    public init(network: Network<Float>, architecture: Architecture, standardization: Standardization,
+                inputShape: [Int] = [28, 28, 1], classes: [String]? = nil, polarity: Polarity = .lightOnDark,
+                metadata: Metadata = Metadata(), precision: Precision = .f32) {
         self.architecture = architecture
+        self.inputShape = inputShape
+        self.classes = classes ?? (0..<network.classes).map { "\($0)" }
         self.standardization = standardization
-        self.parameters = network.parameters.map { $0.value.values }
+        self.polarity = polarity
+        self.parameters = network.parameters.map {
+            NamedTensor(name: $0.name, shape: $0.value.cols == 1 ? [$0.value.rows] : [$0.value.rows, $0.value.cols],
+                        values: $0.value.values)
+        }
+        self.metadata = metadata
+        self.precision = precision
     }
 
-    init(architecture: Architecture, standardization: Standardization, parameters: [[Float]]) {
-        self.architecture = architecture
-        self.standardization = standardization
-        self.parameters = parameters
-    }
+    /// Total number of parameters.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.values.count } }
 
-    /// A network (Float32, no dropout) holding this model's parameters.
+    /// A Float32 network (no dropout) holding this model's parameters.
     public func makeNetwork() -> Network<Float> {
         var inference = architecture
         inference.keep = Array(repeating: 1, count: inference.keep.count)
-        let net = inference.makeNetwork(Float.self, seed: 0)
-        for (p, values) in zip(net.parameters, parameters) {
-            values.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: values.count) }
-        }
+        let net = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
+        load(into: net)
         return net
     }
 
-    // A deliberately simple interim format (the versioned format with its
-    // spec replaces it): magic, sizes, activation, standardization, the
-    // parameters as little-endian float32, and a CRC-32 of all of it.
-    static let magic: [UInt8] = Array("DSMODEL0".utf8)
-
-    /// The model as file bytes.
-    public func serialized() -> [UInt8] {
-        var out = Model.magic
-        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out += $0 } }
-        func f64(_ v: Double) { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
-        u32(architecture.sizes.count)
-        architecture.sizes.forEach(u32)
-        let name = Array(architecture.activation.rawValue.utf8)
-        u32(name.count)
-        out += name
-        f64(standardization.mean)
-        f64(standardization.std)
-        u32(parameters.count)
-        for p in parameters {
-            u32(p.count)
-            for v in p { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
+    /// Copies the parameters into `network` (same architecture).
+    public func load(into network: Network<Float>) {
+        for (p, t) in zip(network.parameters, parameters) {
+            precondition(p.value.count == t.values.count, "parameter \(t.name) does not fit the network")
+            t.values.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: t.values.count) }
         }
-        let crc = out.withUnsafeBufferPointer { crc32(0, $0.baseAddress, UInt32($0.count)) }
-        u32(Int(crc))
+    }
+
+    /// The inference layers, as the file's `model.layers` key lists them
+    /// (`dense 784 512`, `relu`, …, `softmax`).
+    public var layerList: [String] { layerStrings }
+
+    /// The inference layer list of the file's `model.layers` key.
+    var layerStrings: [String] {
+        var out = [String]()
+        let s = architecture.sizes
+        for l in 1..<s.count {
+            out.append("dense \(s[l - 1]) \(s[l])")
+            if l < s.count - 1 { out.append(architecture.activation.rawValue) }
+        }
+        out.append("softmax")
         return out
     }
 
-    /// Writes the model to `path` atomically.
-    /// - Throws: `DeepScratchError.cannotWrite`.
-    public func save(to path: String) throws {
-        try AtomicFile.write(serialized(), to: path)
-    }
+    // MARK: Writing
 
-    /// Reads a model file, checking every length against the file size.
-    /// - Throws: `DeepScratchError.cannotRead` or `.badModel` naming the problem.
-    public static func load(path: String) throws -> Model {
-        let bytes = try AtomicFile.read(path, limit: 1 << 30)
-        return try parse(bytes, path: path)
-    }
+    /// The file bytes of the model (docs/model-format.md).
+    /// - Parameter precision: how weight matrices are stored (default: `self.precision`).
+    public func serialized(precision: Precision? = nil) -> [UInt8] {
+        let weightType = (precision ?? self.precision).weightType
+        var meta = metadata
+        meta.removeAll(withPrefix: "model.")
+        meta.removeAll(withPrefix: "input.")
+        meta.removeAll(withPrefix: "checkpoint.")
+        meta.removeAll(withPrefix: "train.config.")
+        meta["model.layers"] = .strings(layerStrings)
+        meta["model.input_shape"] = .ints(inputShape.map(Int64.init))
+        meta["model.classes"] = .strings(classes)
+        meta["input.mean"] = .double(standardization.mean)
+        meta["input.std"] = .double(standardization.std)
+        meta["input.polarity"] = .string(polarity.rawValue)
+        if meta["deepscratch.version"] == nil { meta["deepscratch.version"] = .string(DeepScratchVersion.string) }
 
-    static func parse(_ bytes: [UInt8], path: String) throws -> Model {
-        func bad(_ reason: String) -> DeepScratchError { .badModel(path: path, reason: reason) }
-        guard bytes.count >= magic.count + 4, Array(bytes.prefix(magic.count)) == magic else {
-            throw bad("missing the DSMODEL0 magic bytes")
+        // Tensors: weight matrices in the chosen precision; biases and training state in f32.
+        var tensors: [(name: String, type: TensorType, shape: [Int], bytes: [UInt8])] = []
+        for t in parameters {
+            let type: TensorType = (t.shape.count >= 2 && trainingState == nil) ? weightType : .f32
+            tensors.append((t.name, type, t.shape, TensorEncoding.encode(t.values, rows: t.rows, cols: t.cols, as: type)))
         }
-        let body = bytes.count - 4
-        let stored = bytes[body..<bytes.count].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-        let crc = bytes.withUnsafeBufferPointer { crc32(0, $0.baseAddress, UInt32(body)) }
-        guard stored == UInt32(crc) else { throw bad("checksum mismatch (file damaged)") }
-        var at = magic.count
-        func u32(_ field: String) throws -> Int {
-            guard at + 4 <= body else { throw bad("truncated at \(field)") }
-            var v = 0
-            for k in 0..<4 { v |= Int(bytes[at + k]) << (8 * k) }
-            at += 4
-            return v
-        }
-        func f64(_ field: String) throws -> Double {
-            guard at + 8 <= body else { throw bad("truncated at \(field)") }
-            var v: UInt64 = 0
-            for k in 0..<8 { v |= UInt64(bytes[at + k]) << (8 * UInt64(k)) }
-            at += 8
-            return Double(bitPattern: v)
-        }
-        let layerCount = try u32("layer count")
-        guard (2...64).contains(layerCount) else { throw bad("layer count \(layerCount) outside 2...64") }
-        var sizes = [Int]()
-        for _ in 0..<layerCount {
-            let s = try u32("layer size")
-            guard (1...1 << 20).contains(s) else { throw bad("layer size \(s) outside 1...1048576") }
-            sizes.append(s)
-        }
-        let nameLength = try u32("activation")
-        guard nameLength <= 32, at + nameLength <= body else { throw bad("activation name length \(nameLength)") }
-        let name = String(decoding: bytes[at..<(at + nameLength)], as: UTF8.self)
-        at += nameLength
-        guard let activation = ActivationKind(rawValue: name) else { throw bad("unknown activation '\(name)'") }
-        let mean = try f64("mean"), std = try f64("std")
-        guard mean.isFinite, std.isFinite, std > 0 else { throw bad("standardization mean \(mean), std \(std)") }
-        let architecture = Architecture(sizes: sizes, activation: activation)
-        let expected = (1..<sizes.count).flatMap { [sizes[$0] * sizes[$0 - 1], sizes[$0]] }
-        let count = try u32("parameter count")
-        guard count == expected.count else { throw bad("\(count) parameter tensors, expected \(expected.count)") }
-        var parameters = [[Float]]()
-        for e in expected {
-            let n = try u32("tensor length")
-            guard n == e else { throw bad("tensor of \(n) values, expected \(e)") }
-            guard at + 4 * n <= body else { throw bad("truncated inside a tensor") }
-            var values = [Float](repeating: 0, count: n)
-            for i in 0..<n {
-                let o = at + 4 * i
-                let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
-                values[i] = Float(bitPattern: bits)
+        if let state = trainingState {
+            state.write(to: &meta)
+            for t in state.moments {
+                tensors.append((t.name, .f32, t.shape, TensorEncoding.encode(t.values, rows: t.rows, cols: t.cols, as: .f32)))
             }
-            at += 4 * n
-            parameters.append(values)
         }
-        guard at == body else { throw bad("\(body - at) unexpected trailing bytes") }
-        return Model(architecture: architecture, standardization: Standardization(mean: mean, std: std),
-                     parameters: parameters)
+
+        var w = ByteWriter()
+        w.bytes += ModelFormat.magic
+        w.u16(ModelFormat.major)
+        w.u16(ModelFormat.minor)
+        w.u32(UInt32(ModelFormat.headerSize))
+        w.u64(0)                      // file size, patched below
+        w.u32(3)                      // sections
+        w.u32(0)
+
+        func section(_ tag: String, _ payload: [UInt8]) {
+            w.bytes += Array(tag.utf8)
+            w.u32(ModelFormat.requiredFlag)
+            w.u64(UInt64(payload.count))
+            w.bytes += payload
+            w.pad(to: 8)
+        }
+        var m = ByteWriter()
+        meta.write(to: &m)
+        section(ModelFormat.meta, m.bytes)
+
+        // The directory's size does not depend on the offsets it holds.
+        func directory(_ offsets: [Int]) -> [UInt8] {
+            var d = ByteWriter()
+            d.u32(UInt32(tensors.count))
+            for (i, t) in tensors.enumerated() {
+                d.key(t.name)
+                d.u8(t.type.rawValue)
+                d.u8(UInt8(t.shape.count))
+                t.shape.forEach { d.u32(UInt32($0)) }
+                d.u64(UInt64(offsets[i]))
+                d.u64(UInt64(t.bytes.count))
+            }
+            return d.bytes
+        }
+        let directorySize = directory(Array(repeating: 0, count: tensors.count)).count
+        let dataPayloadStart = w.bytes.count + 16 + ((directorySize + 7) / 8 * 8) + 16
+        var offsets = [Int]()
+        var at = dataPayloadStart
+        for t in tensors {
+            at = (at + ModelFormat.tensorAlignment - 1) / ModelFormat.tensorAlignment * ModelFormat.tensorAlignment
+            offsets.append(at)
+            at += t.bytes.count
+        }
+        section(ModelFormat.directory, directory(offsets))
+        precondition(w.bytes.count + 16 == dataPayloadStart)
+        var data = [UInt8]()
+        data.reserveCapacity(at - dataPayloadStart)
+        for (i, t) in tensors.enumerated() {
+            data += [UInt8](repeating: 0, count: offsets[i] - dataPayloadStart - data.count)
+            data += t.bytes
+        }
+        section(ModelFormat.data, data)
+        w.patchU64(at: 16, UInt64(w.bytes.count + ModelFormat.checksumSize))
+        w.u64(XXH64.hash(w.bytes))
+        return w.bytes
     }
+
+    /// Writes the model to `path` atomically (temporary file, flush, rename).
+    /// - Parameter precision: how weight matrices are stored (default: `self.precision`).
+    /// - Throws: `DeepScratchError.cannotWrite` naming the path and reason.
+    public func save(to path: String, precision: Precision? = nil) throws {
+        try AtomicFile.write(serialized(precision: precision), to: path)
+    }
+
+    // MARK: Reading
+
+    /// Reads and validates a model file.
+    /// - Throws: `DeepScratchError.cannotRead` or `.badModel` naming the file and the problem.
+    public static func load(path: String) throws -> Model {
+        try AtomicFile.withContents(of: path, limit: ModelFormat.maximumFileSize) { try parse(raw: $0, path: path) }
+    }
+
+    /// Parses model file bytes (`path` names them in errors).
+    /// - Throws: `DeepScratchError.badModel` naming the problem.
+    public static func parse(_ bytes: [UInt8], path: String) throws -> Model {
+        try bytes.withUnsafeBytes { try parse(raw: $0, path: path) }
+    }
+
+    static func parse(raw: UnsafeRawBufferPointer, path: String) throws -> Model {
+        try parse(raw: raw, path: path, buildNetwork: false).model
+    }
+
+    /// Loads a model file straight into an inference network: the weights are
+    /// decoded once, into the network's own matrices (the model's
+    /// `parameters` stay empty). The fast path for classifying.
+    /// - Throws: `DeepScratchError.cannotRead` or `.badModel` naming the file and the problem.
+    public static func loadNetwork(path: String) throws -> (Model, Network<Float>) {
+        try AtomicFile.withContents(of: path, limit: ModelFormat.maximumFileSize) { raw in
+            let (model, network) = try parse(raw: raw, path: path, buildNetwork: true)
+            return (model, network!)
+        }
+    }
+
+    /// - Parameter buildNetwork: decode the parameters straight into a new
+    ///   inference network (returned) instead of into `parameters`.
+    static func parse(raw: UnsafeRawBufferPointer, path: String,
+                      buildNetwork: Bool) throws -> (model: Model, network: Network<Float>?) {
+        func bad(_ reason: String) -> DeepScratchError { .badModel(path: path, reason: reason) }
+        let size = raw.count
+        guard size >= ModelFormat.magic.count, let base = raw.baseAddress,
+              Array(raw.prefix(ModelFormat.magic.count)) == ModelFormat.magic else {
+            throw bad(size == 0 ? "the file is empty" : "missing the model file magic bytes (not a DeepScratch model)")
+        }
+        guard size >= ModelFormat.headerSize + ModelFormat.checksumSize else {
+            throw bad("truncated: \(size) bytes, shorter than the \(ModelFormat.headerSize + ModelFormat.checksumSize)-byte minimum")
+        }
+        var header = ByteReader(base, from: 8, to: ModelFormat.headerSize, fail: bad)
+        let major = try header.u16("major version"), minor = try header.u16("minor version")
+        guard major <= ModelFormat.major else {
+            throw bad("format version \(major).\(minor) is newer than this reader's \(ModelFormat.major).\(ModelFormat.minor); upgrade DeepScratch to read it")
+        }
+        guard major >= 1 else { throw bad("format version \(major).\(minor) is not supported") }
+        let headerSize = try header.u32("header size")
+        guard headerSize == ModelFormat.headerSize else { throw bad("header size \(headerSize), expected \(ModelFormat.headerSize)") }
+        let declared = try header.u64("file size")
+        guard declared == UInt64(size) else {
+            throw bad(declared > UInt64(size)
+                      ? "truncated: the header announces \(declared) bytes, the file holds \(size)"
+                      : "\(UInt64(size) - declared) trailing bytes after the announced \(declared)")
+        }
+        let sectionCount = Int(try header.u32("section count"))
+        guard (1...ModelFormat.maximumSections).contains(sectionCount) else {
+            throw bad("section count \(sectionCount) outside 1...\(ModelFormat.maximumSections)")
+        }
+        let bodyEnd = size - ModelFormat.checksumSize
+        let stored = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: bodyEnd, as: UInt64.self))
+        let computed = XXH64.hash(UnsafeRawBufferPointer(start: base, count: bodyEnd))
+        guard stored == computed else {
+            throw bad("checksum mismatch: the file is damaged (stored \(hex(stored)), computed \(hex(computed)))")
+        }
+
+        // Sections.
+        var sections: [String: Range<Int>] = [:]
+        var order: [String] = []
+        var r = ByteReader(base, from: ModelFormat.headerSize, to: bodyEnd, fail: bad)
+        for k in 0..<sectionCount {
+            let tagBytes = try (0..<4).map { _ in try r.u8("section \(k + 1) tag") }
+            let tag = String(decoding: tagBytes, as: UTF8.self)
+            guard tagBytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { throw bad("section \(k + 1) has a tag that is not ASCII") }
+            let flags = try r.u32("flags of section \(tag)")
+            let length = try r.u64("length of section \(tag)")
+            guard length <= UInt64(r.remaining) else {
+                throw bad("section \(tag) announces \(length) bytes, only \(r.remaining) are left")
+            }
+            let start = r.offset
+            let known = [ModelFormat.meta, ModelFormat.directory, ModelFormat.data].contains(tag)
+            if known {
+                guard sections[tag] == nil else { throw bad("section \(tag) appears twice") }
+                sections[tag] = start..<(start + Int(length))
+            } else if flags & ModelFormat.requiredFlag != 0 {
+                throw bad("required section \(tag) is unknown to this reader (format \(ModelFormat.major).\(ModelFormat.minor))")
+            }
+            order.append(tag)
+            let next = (start + Int(length) + 7) / 8 * 8
+            guard next <= bodyEnd else { throw bad("section \(tag) runs past the end of the file") }
+            r = ByteReader(base, from: next, to: bodyEnd, fail: bad)
+        }
+        for tag in [ModelFormat.meta, ModelFormat.directory, ModelFormat.data] where sections[tag] == nil {
+            throw bad("required section \(tag) is missing")
+        }
+        let metaRange = sections[ModelFormat.meta]!, dirRange = sections[ModelFormat.directory]!
+        let dataRange = sections[ModelFormat.data]!
+
+        var mr = ByteReader(base, from: metaRange.lowerBound, to: metaRange.upperBound, fail: bad)
+        var meta = try Metadata.read(from: &mr)
+
+        // Tensor directory.
+        var dr = ByteReader(base, from: dirRange.lowerBound, to: dirRange.upperBound, fail: bad)
+        // Smallest entry: 2+1 name, dtype, rank, one dimension, offset, length = 25 bytes.
+        let tensorCount = try dr.count("tensor count", minimumSize: 25, limit: 4096)
+        var entries: [(name: String, type: TensorType, shape: [Int], offset: Int, length: Int)] = []
+        for _ in 0..<tensorCount {
+            let name = try dr.key("tensor name")
+            guard !entries.contains(where: { $0.name == name }) else { throw bad("tensor \(name) appears twice") }
+            let code = try dr.u8("dtype of \(name)")
+            guard let type = TensorType(rawValue: code) else { throw bad("tensor \(name) has unknown dtype \(code)") }
+            let rank = Int(try dr.u8("rank of \(name)"))
+            guard (1...4).contains(rank) else { throw bad("tensor \(name) has rank \(rank), expected 1 to 4") }
+            var shape = [Int]()
+            var count = 1
+            for _ in 0..<rank {
+                let d = Int(try dr.u32("dimension of \(name)"))
+                guard d >= 1 else { throw bad("tensor \(name) has a zero dimension") }
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= ModelFormat.maximumTensorValues else {
+                    throw bad("tensor \(name) claims more than 2^31 values")
+                }
+                count = product
+                shape.append(d)
+            }
+            let offset = try dr.u64("offset of \(name)"), length = try dr.u64("length of \(name)")
+            guard offset % UInt64(ModelFormat.tensorAlignment) == 0 else { throw bad("tensor \(name) is not 64-byte aligned") }
+            guard offset >= UInt64(dataRange.lowerBound), length <= UInt64(dataRange.upperBound),
+                  offset <= UInt64(dataRange.upperBound) - length else {
+                throw bad("tensor \(name) (\(length) bytes at \(offset)) lies outside the data section")
+            }
+            let rows = shape[0], cols = count / rows
+            if let exact = type.byteLength(rows: rows, cols: cols), exact != Int(length) {
+                throw bad("tensor \(name) holds \(length) bytes, \(type.name) \(shape) needs \(exact)")
+            }
+            entries.append((name, type, shape, Int(offset), Int(length)))
+        }
+        let sorted = entries.sorted { $0.offset < $1.offset }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.offset + a.length > b.offset {
+            throw bad("tensors \(a.name) and \(b.name) overlap")
+        }
+
+        // Required metadata.
+        func key<V>(_ k: String, _ get: (MetaValue) -> V?, _ what: String) throws -> V {
+            guard let v = meta[k] else { throw bad("metadata key \(k) is missing") }
+            guard let x = get(v) else { throw bad("metadata key \(k) is not \(what)") }
+            return x
+        }
+        let layers = try key("model.layers", \.stringsValue, "a list of layers")
+        let inputShape = try key("model.input_shape", \.intsValue, "a list of integers").map { Int($0) }
+        let classes = try key("model.classes", \.stringsValue, "a list of labels")
+        let mean = try key("input.mean", \.doubleValue, "a number")
+        let std = try key("input.std", \.doubleValue, "a number")
+        let polarityName = try key("input.polarity", \.stringValue, "a string")
+        guard let polarity = Polarity(rawValue: polarityName) else { throw bad("unknown input.polarity '\(polarityName)'") }
+        guard mean.isFinite, std.isFinite, std > 0 else { throw bad("input standardization mean \(mean), std \(std)") }
+        guard inputShape.count == 3, inputShape.allSatisfy({ (1...65536).contains($0) }) else {
+            throw bad("model.input_shape \(inputShape) is not [height, width, channels]")
+        }
+        let architecture = try parseLayers(layers, inputSize: inputShape.reduce(1, *), bad: bad)
+        guard classes.count == architecture.sizes.last! else {
+            throw bad("\(classes.count) class labels for \(architecture.sizes.last!) outputs")
+        }
+
+        // Tensors.
+        func decode(_ e: (name: String, type: TensorType, shape: [Int], offset: Int, length: Int)) throws -> NamedTensor {
+            let values = try TensorEncoding.decode(base + e.offset, length: e.length, rows: e.shape[0],
+                                                   cols: e.shape.dropFirst().reduce(1, *), type: e.type) {
+                bad("tensor \(e.name) \($0)")
+            }
+            return NamedTensor(name: e.name, shape: e.shape, values: values)
+        }
+        var parameters = [NamedTensor]()
+        var weightTypes = Set<TensorType>()
+        let s = architecture.sizes
+        var network: Network<Float>?
+        if buildNetwork {
+            var inference = architecture
+            inference.keep = Array(repeating: 1, count: inference.keep.count)
+            network = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
+        }
+        let targets = network?.parameters.map { $0.value }
+        var k = 0
+        for l in 1..<s.count {
+            for (name, shape) in [("W\(l)", [s[l], s[l - 1]]), ("b\(l)", [s[l]])] {
+                guard let e = entries.first(where: { $0.name == name }) else { throw bad("tensor \(name) is missing") }
+                guard e.shape.reduce(1, *) == shape.reduce(1, *), e.shape[0] == shape[0] else {
+                    throw bad("tensor \(name) has shape \(e.shape), the layers need \(shape)")
+                }
+                if name.hasPrefix("W") { weightTypes.insert(e.type) }
+                if let targets {
+                    if let problem = TensorEncoding.decode(base + e.offset, length: e.length, rows: e.shape[0],
+                                                           cols: e.shape.dropFirst().reduce(1, *), type: e.type,
+                                                           into: targets[k].data) {
+                        throw bad("tensor \(e.name) \(problem)")
+                    }
+                } else {
+                    parameters.append(try decode(e))
+                }
+                k += 1
+            }
+        }
+        let precision: Precision = weightTypes.contains(.q8z) || weightTypes.contains(.q8) ? .int8
+            : weightTypes.contains(.f16) ? .f16 : .f32
+
+        var state: TrainingState?
+        if meta["checkpoint.epochs_done"] != nil, !buildNetwork {
+            let moments = try entries.filter { $0.name.hasPrefix("opt.") }.map(decode)
+            state = try TrainingState(reading: meta, moments: moments, parameters: parameters, fail: bad)
+        }
+        meta.removeAll(withPrefix: "model.")
+        meta.removeAll(withPrefix: "input.")
+        var model = Model(architecture: architecture, inputShape: inputShape, classes: classes,
+                          standardization: Standardization(mean: mean, std: std), polarity: polarity,
+                          parameters: parameters, metadata: meta, trainingState: state, precision: precision)
+        model.fileInfo = ModelFileInfo(
+            path: path, fileSize: size, majorVersion: Int(major), minorVersion: Int(minor), sections: order,
+            tensors: entries.map { TensorInfo(name: $0.name, shape: $0.shape, type: $0.type.name, byteLength: $0.length) })
+        return (model, network)
+    }
+
+    init(architecture: Architecture, inputShape: [Int], classes: [String], standardization: Standardization,
+         polarity: Polarity, parameters: [NamedTensor], metadata: Metadata, trainingState: TrainingState?,
+         precision: Precision) {
+        self.architecture = architecture
+        self.inputShape = inputShape
+        self.classes = classes
+        self.standardization = standardization
+        self.polarity = polarity
+        self.parameters = parameters
+        self.metadata = metadata
+        self.trainingState = trainingState
+        self.precision = precision
+    }
+
+    /// The architecture a `model.layers` list describes.
+    static func parseLayers(_ layers: [String], inputSize: Int, bad: (String) -> DeepScratchError) throws -> Architecture {
+        var sizes = [inputSize]
+        var activation: ActivationKind?
+        guard layers.last == "softmax" else { throw bad("model.layers must end with softmax") }
+        var expectDense = true
+        for (i, layer) in layers.dropLast().enumerated() {
+            let words = layer.split(separator: " ")
+            if expectDense {
+                guard words.count == 3, words[0] == "dense", let n = Int(words[1]), let m = Int(words[2]),
+                      (1...(1 << 20)).contains(m) else {
+                    throw bad("layer \(i + 1) '\(layer)': expected 'dense IN OUT'")
+                }
+                guard n == sizes.last! else { throw bad("layer \(i + 1) '\(layer)' takes \(n) inputs, the previous layer gives \(sizes.last!)") }
+                sizes.append(m)
+            } else {
+                guard let a = ActivationKind(rawValue: layer) else { throw bad("layer \(i + 1) '\(layer)' is not a known activation") }
+                guard activation == nil || activation == a else { throw bad("layer \(i + 1): mixed activations are not supported") }
+                activation = a
+            }
+            expectDense.toggle()
+        }
+        guard !expectDense, sizes.count >= 2 else { throw bad("model.layers must end with a dense layer before softmax") }
+        return Architecture(sizes: sizes, activation: activation ?? .relu)
+    }
+}
+
+private func hex(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}
+
+/// The library's version.
+public enum DeepScratchVersion {
+    public static let string = "0.2.0"
 }

@@ -95,16 +95,18 @@ public struct Architecture: Equatable, Sendable {
     /// Builds the network: `Dense → activation → [Dropout]` per hidden layer,
     /// then `Dense → softmax`. Weights are drawn with `initialization`
     /// (default: the one suited to the activation), biases are 0; each
-    /// dropout layer gets its own generator derived from `seed`.
+    /// dropout layer gets its own generator derived from `seed`. With
+    /// `drawWeights: false` the parameters are left for the caller to fill
+    /// (loading a model): their values are unspecified until then.
     public func makeNetwork<T: Scalar>(
-        _: T.Type = T.self, initialization: WeightInit? = nil, seed: UInt64
+        _: T.Type = T.self, initialization: WeightInit? = nil, seed: UInt64, drawWeights: Bool = true
     ) -> Network<T> {
         var rng = RandomSource(seed: seed)
         let scheme = initialization ?? activation.suitedInit
         var layers: [any Layer<T>] = []
         for l in 1..<sizes.count {
-            let dense = Dense<T>(inputSize: sizes[l - 1], outputSize: sizes[l], index: l)
-            dense.initialize(scheme, rng: &rng)
+            let dense = Dense<T>(inputSize: sizes[l - 1], outputSize: sizes[l], index: l, zeroed: drawWeights)
+            if drawWeights { dense.initialize(scheme, rng: &rng) }
             layers.append(dense)
             if l < sizes.count - 1 {
                 layers.append(activation.makeLayer(size: sizes[l], as: T.self))

@@ -104,6 +104,14 @@ public struct EpochReport: Sendable {
     public var learningRate: Double
 }
 
+/// How a call to `Trainer.train` ended.
+public enum TrainingOutcome: Sendable {
+    /// Every epoch is done.
+    case finished
+    /// `shouldStop` asked to stop; the trainer can checkpoint and go on later.
+    case stopped
+}
+
 /// Callbacks a training run makes; all optional.
 public struct TrainingObserver {
     /// After each step: (epoch, step within the epoch, steps in the epoch).
@@ -112,12 +120,15 @@ public struct TrainingObserver {
     public var onEpoch: ((EpochReport) -> Void)?
     /// Before each step, with the training-set indices of its batch.
     public var onBatch: ((UnsafeBufferPointer<Int32>) -> Void)?
+    /// After each step and epoch: true stops training (resumable).
+    public var shouldStop: (() -> Bool)?
 
     public init(onStep: ((Int, Int, Int) -> Void)? = nil, onEpoch: ((EpochReport) -> Void)? = nil,
-                onBatch: ((UnsafeBufferPointer<Int32>) -> Void)? = nil) {
+                onBatch: ((UnsafeBufferPointer<Int32>) -> Void)? = nil, shouldStop: (() -> Bool)? = nil) {
         self.onStep = onStep
         self.onEpoch = onEpoch
         self.onBatch = onBatch
+        self.shouldStop = shouldStop
     }
 }
 
@@ -153,6 +164,12 @@ public final class Trainer {
     private var batchLabels: [Int32]
     private var shifts: [Int8] = []
 
+    /// Examples of the current epoch already trained on (0 at an epoch boundary).
+    public private(set) var examplesDone = 0
+    private var preEpochShuffleState: RandomSource
+    private var epochCostSum = 0.0
+    private var epochCorrect = 0
+
     /// A new network for `config`, to be trained on data standardized by `standardization`.
     /// - Throws: `DeepScratchError.invalidSetting` if `config` is out of range.
     public init(config: TrainingConfig, standardization: Standardization) throws {
@@ -164,21 +181,91 @@ public final class Trainer {
         parameters = network.parameters
         optimizer = Optimizer(settings: config.optimizer, parameters: parameters)
         shuffleRNG = RandomSource(seed: config.seed &+ 0x5EED_5EED)
+        preEpochShuffleState = shuffleRNG
         augmentRNG = RandomSource(seed: config.seed &+ 0xA11D_A11D)
         table = standardization.table(Float.self)
         X = Matrix(rows: network.inputSize, cols: 0)
         batchLabels = []
     }
 
-    /// Trains for `config.epochs` epochs (or the epochs left), reshuffling
-    /// `train` each epoch and using every example exactly once per epoch.
+    /// Continues training `model` with `config`, whose architecture (layer
+    /// sizes and activation) must be the model's; every other setting may
+    /// differ. A checkpoint's weights, optimizer moments and step, progress
+    /// and generator states are restored, so with unchanged settings the run
+    /// continues exactly as if it had never stopped. A model without training
+    /// state keeps its weights and starts a fresh optimizer.
+    /// - Throws: `DeepScratchError.invalidSetting` if the architecture differs
+    ///   (the message says how) or a setting is out of range.
+    public convenience init(resuming model: Model, config: TrainingConfig) throws {
+        let had = model.architecture
+        let want = config.architecture
+        if had.sizes != want.sizes || had.activation != want.activation {
+            func describe(_ a: Architecture) -> String {
+                a.sizes.map(String.init).joined(separator: "-") + " " + a.activation.rawValue
+            }
+            throw DeepScratchError.invalidSetting(
+                name: "architecture", value: describe(want),
+                expected: "the model's \(describe(had)): layer sizes and activation cannot change on resume")
+        }
+        try self.init(config: config, standardization: model.standardization)
+        model.load(into: network)
+        guard let state = model.trainingState else { return }
+        epochsDone = state.epochsDone
+        stepsDone = state.stepsDone
+        examplesDone = state.examplesDone
+        epochCostSum = state.epochCostSum
+        epochCorrect = state.epochCorrect
+        preEpochShuffleState = RandomSource(state: state.shuffleState)
+        shuffleRNG = preEpochShuffleState
+        augmentRNG = RandomSource(state: state.augmentState)
+        let dropouts = network.dropoutLayers
+        if dropouts.count == state.dropoutStates.count {
+            for (d, s) in zip(dropouts, state.dropoutStates) { d.rng = RandomSource(state: s) }
+        }
+        // Moments apply only to the same update rule.
+        if state.config.optimizer.kind == config.optimizer.kind {
+            optimizer.setStep(state.optimizerStep)
+            for (k, p) in parameters.enumerated() {
+                for (which, store) in [("v", optimizer.v), ("s", optimizer.s)] where k < store.count {
+                    if let m = state.moments.first(where: { $0.name == "opt.\(which).\(p.name)" }), m.values.count == p.value.count {
+                        m.values.withUnsafeBufferPointer { store[k].data.update(from: $0.baseAddress!, count: m.values.count) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The state a checkpoint needs to resume this run exactly.
+    /// - Parameter devCount: the size of the dev split (recorded for resuming).
+    public func trainingState(devCount: Int) -> TrainingState {
+        var moments = [NamedTensor]()
+        for (which, store) in [("v", optimizer.v), ("s", optimizer.s)] {
+            for (k, p) in parameters.enumerated() where k < store.count {
+                let shape = p.value.cols == 1 ? [p.value.rows] : [p.value.rows, p.value.cols]
+                moments.append(NamedTensor(name: "opt.\(which).\(p.name)", shape: shape, values: store[k].values))
+            }
+        }
+        return TrainingState(
+            config: config, devCount: devCount, epochsDone: epochsDone, stepsDone: stepsDone,
+            examplesDone: examplesDone, optimizerStep: optimizer.step, epochCostSum: epochCostSum,
+            epochCorrect: epochCorrect, shuffleState: preEpochShuffleState.state, augmentState: augmentRNG.state,
+            dropoutStates: network.dropoutLayers.map { $0.rng.state }, moments: moments)
+    }
+
+    /// Trains until `config.epochs` epochs are done, reshuffling `train` each
+    /// epoch and using every example exactly once per epoch, the last
+    /// partial batch included. A resumed trainer continues where it stopped,
+    /// even inside an epoch.
     /// - Parameters:
     ///   - train: the training split (its image size must match the input size).
     ///   - dev: evaluated after each epoch when given.
-    ///   - observer: progress callbacks.
+    ///   - observer: progress callbacks; `shouldStop` ends training early.
+    /// - Returns: `.finished`, or `.stopped` when `shouldStop` answered true
+    ///   (call `trainingState` to checkpoint, and `train` again to go on).
     /// - Throws: `DeepScratchError.diverged` when the cost stops being finite,
     ///   `.dataMismatch` when the images do not fit the network.
-    public func train(_ train: LabeledImages, dev: LabeledImages? = nil, observer: TrainingObserver = .init()) throws {
+    @discardableResult
+    public func train(_ train: LabeledImages, dev: LabeledImages? = nil, observer: TrainingObserver = .init()) throws -> TrainingOutcome {
         guard train.count > 0 else { throw DeepScratchError.dataMismatch(reason: "the training split is empty") }
         try network.checkLabels(train, name: "training")
         if let dev { try network.checkLabels(dev, name: "dev") }
@@ -187,37 +274,53 @@ public final class Trainer {
         let stepsPerEpoch = (n + batch - 1) / batch
         let totalSteps = stepsPerEpoch * config.epochs
         if batchLabels.count < batch { batchLabels = [Int32](repeating: 0, count: batch) }
-        var order = (0..<Int32(n)).map { $0 }
+        if examplesDone >= n { examplesDone = 0 }
+        var order = [Int32](repeating: 0, count: n)
         let start = monotonicSeconds()
 
         while epochsDone < config.epochs {
             let epoch = epochsDone + 1
+            if examplesDone == 0 {
+                preEpochShuffleState = shuffleRNG
+                epochCostSum = 0
+                epochCorrect = 0
+            }
+            // The epoch's order: a fresh shuffle of 0..<n from the state saved
+            // before it, so a resumed epoch rebuilds the same order.
+            for i in 0..<n { order[i] = Int32(i) }
+            shuffleRNG = preEpochShuffleState
             shuffleRNG.shuffle(&order)
             let epochStart = monotonicSeconds()
-            var costSum = 0.0, correct = 0
+            let firstExample = examplesDone
             var lr = config.learningRate
-            for s in 0..<stepsPerEpoch {
-                let lo = s * batch, hi = min(n, lo + batch)
+            while examplesDone < n {
+                let lo = examplesDone, hi = min(n, lo + batch)
+                let stepInEpoch = (hi + batch - 1) / batch
                 lr = config.decay.learningRate(base: config.learningRate, step: stepsDone,
                                                stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)
                 let (cost, right) = try order.withUnsafeBufferPointer { all -> (Double, Int) in
                     let idx = UnsafeBufferPointer(rebasing: all[lo..<hi])
                     observer.onBatch?(idx)
-                    return try step(train, indices: idx, learningRate: lr, epoch: epoch, stepInEpoch: s + 1)
+                    return try step(train, indices: idx, learningRate: lr, epoch: epoch, stepInEpoch: stepInEpoch)
                 }
-                costSum += cost * Double(hi - lo)
-                correct += right
+                epochCostSum += cost * Double(hi - lo)
+                epochCorrect += right
                 stepsDone += 1
-                observer.onStep?(epoch, s + 1, stepsPerEpoch)
+                examplesDone = hi
+                observer.onStep?(epoch, stepInEpoch, stepsPerEpoch)
+                if examplesDone < n, observer.shouldStop?() == true { return .stopped }
             }
             let trainSeconds = monotonicSeconds() - epochStart
             epochsDone += 1
+            examplesDone = 0
             let devEval = try dev.map { try evaluate($0) }
             observer.onEpoch?(EpochReport(
-                epoch: epoch, trainCost: costSum / Double(n), trainAccuracy: Double(correct) / Double(n),
-                dev: devEval, samplesPerSecond: Double(n) / trainSeconds, trainSeconds: trainSeconds,
+                epoch: epoch, trainCost: epochCostSum / Double(n), trainAccuracy: Double(epochCorrect) / Double(n),
+                dev: devEval, samplesPerSecond: Double(n - firstExample) / trainSeconds, trainSeconds: trainSeconds,
                 elapsed: monotonicSeconds() - start, learningRate: lr))
+            if epochsDone < config.epochs, observer.shouldStop?() == true { return .stopped }
         }
+        return .finished
     }
 
     /// One forward/backward/update on the examples `indices`; returns the

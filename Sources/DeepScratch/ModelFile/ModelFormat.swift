@@ -1,0 +1,62 @@
+/// Constants of the model file format (docs/model-format.md).
+enum ModelFormat {
+    static let magic: [UInt8] = [0x89, 0x44, 0x53, 0x4D, 0x0D, 0x0A, 0x1A, 0x0A]
+    static let major: UInt16 = 1
+    static let minor: UInt16 = 0
+    static let headerSize = 32
+    static let checksumSize = 8
+    static let tensorAlignment = 64
+    static let maximumFileSize = 1 << 31
+    static let maximumSections = 64
+    static let maximumTensorValues = 1 << 31
+
+    static let meta = "META", directory = "TDIR", data = "TDAT"
+    static let requiredFlag: UInt32 = 1
+}
+
+/// Which way round a model's images are: ink lighter than the background
+/// (MNIST's white digits on black) or darker.
+public enum Polarity: String, Sendable {
+    case lightOnDark = "light-on-dark"
+    case darkOnLight = "dark-on-light"
+}
+
+/// A named tensor of a model file, decoded to Float32.
+public struct NamedTensor: Sendable, Equatable {
+    /// Its name in the file, e.g. `W1`, `b1`, `opt.v.W1`.
+    public var name: String
+    /// Its dimensions, outermost first.
+    public var shape: [Int]
+    /// Its values, row-major.
+    public var values: [Float]
+
+    public init(name: String, shape: [Int], values: [Float]) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+
+    var rows: Int { shape.first ?? 1 }
+    var cols: Int { shape.dropFirst().reduce(1, *) }
+}
+
+/// What `dsc inspect` shows of a tensor: its directory entry.
+public struct TensorInfo: Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    /// `f32`, `f16`, `q8` or `q8z`.
+    public var type: String
+    /// Bytes it takes in the file.
+    public var byteLength: Int
+}
+
+/// Facts about a model file as read from disk.
+public struct ModelFileInfo: Sendable {
+    public var path: String
+    public var fileSize: Int
+    public var majorVersion: Int
+    public var minorVersion: Int
+    /// Section tags in file order.
+    public var sections: [String]
+    public var tensors: [TensorInfo]
+}
