@@ -23,6 +23,8 @@ public enum DeepScratchError: Error, Equatable, CustomStringConvertible, Sendabl
     case diverged(epoch: Int, step: Int, cost: String, learningRate: Double)
     /// A model file is malformed.
     case badModel(path: String, reason: String)
+    /// An image cannot be decoded or holds no digit.
+    case badImage(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -50,6 +52,8 @@ public enum DeepScratchError: Error, Equatable, CustomStringConvertible, Sendabl
                 + "try a lower learning rate (was \(lr))"
         case let .badModel(path, reason):
             return "\(path): not a valid model file: \(reason)"
+        case let .badImage(path, reason):
+            return "\(path): \(reason)"
         }
     }
 }

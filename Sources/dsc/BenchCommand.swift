@@ -20,7 +20,38 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Number of loads for --load.")
     var loads: Int = 1000
 
+    @Option(help: "Instead of products: time decode + preprocess + classify of this PNG (median of --loads runs).")
+    var classify: String?
+
+    @Option(help: "Model for --classify (default: the shipped model).")
+    var model: String?
+
     func run() throws {
+        if let classify {
+            guard loads >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads", value: "\(loads)", expected: "a positive integer") }
+            Parallelism.setThreads(threads ?? 1)
+            let classifier = try DigitClassifier(modelPath: try DefaultModel.path(model))
+            let bytes = try AtomicFile.read(classify)
+            var decode = [Double](), total = [Double]()
+            var label = ""
+            for _ in 0..<loads {
+                let t0 = monotonicSeconds()
+                let image = try PNG.decode(bytes, name: classify)
+                let t1 = monotonicSeconds()
+                label = try classifier.classify(image, name: classify).label
+                let t2 = monotonicSeconds()
+                decode.append((t1 - t0) * 1e6)
+                total.append((t2 - t0) * 1e6)
+            }
+            func summary(_ xs: [Double]) -> String {
+                let s = xs.sorted()
+                return "median \(Format.fixed(s[s.count / 2], 1)) µs  [min \(Format.fixed(s[0], 1)), max \(Format.fixed(s[s.count - 1], 1))]"
+            }
+            print("\(classify) (\(bytes.count) bytes) → \(label), \(loads) runs, \(Parallelism.threads) thread(s):")
+            print("  PNG decode:                          \(summary(decode))")
+            print("  decode + preprocess + classify:      \(summary(total))")
+            return
+        }
         if let load {
             guard loads >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads", value: "\(loads)", expected: "a positive integer") }
             Parallelism.setThreads(1)

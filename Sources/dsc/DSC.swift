@@ -9,7 +9,7 @@ struct DSC: ParsableCommand {
         commandName: "dsc",
         abstract: "DeepScratch: a deep neural network engine written from scratch in Swift.",
         version: "0.1.0",
-        subcommands: [TrainCommand.self, InspectCommand.self, ConvertCommand.self, GradcheckCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, PredictCommand.self, EvalCommand.self, PreprocessCommand.self, InspectCommand.self, ConvertCommand.self, GradcheckCommand.self, BenchCommand.self])
 
     /// Parses, runs, and turns every error into one line on stderr and a
     /// non-zero exit status.

@@ -61,14 +61,14 @@ public struct IDXFile: Sendable {
 
         var magic = [UInt8](repeating: 0, count: 4)
         let gotMagic = try magic.withUnsafeMutableBytes { try readExactly(4, into: $0.baseAddress!) }
-        let expectedMagic = "00 00 08 \(String(hexByte: dimensionCount))"
-        let foundMagic = magic.prefix(gotMagic).map { String(hexByte: Int($0)) }.joined(separator: " ")
+        let expectedMagic = "00 00 08 \(hexByte(dimensionCount))"
+        let foundMagic = magic.prefix(gotMagic).map { hexByte(Int($0)) }.joined(separator: " ")
         guard gotMagic == 4, magic[0] == 0, magic[1] == 0, magic[2] == 0x08,
               Int(magic[3]) == dimensionCount else {
             if gotMagic == 4, magic[0] == 0, magic[1] == 0, magic[2] != 0x08 {
                 throw DeepScratchError.idxBadMagic(
                     path: path, expected: expectedMagic,
-                    found: foundMagic + " (element type 0x\(String(hexByte: Int(magic[2]))) is not unsigned byte)")
+                    found: foundMagic + " (element type 0x\(hexByte(Int(magic[2]))) is not unsigned byte)")
             }
             throw DeepScratchError.idxBadMagic(
                 path: path, expected: expectedMagic, found: gotMagic == 0 ? "missing (empty file)" : foundMagic)
@@ -121,10 +121,8 @@ public struct IDXFile: Sendable {
     }
 }
 
-extension String {
-    /// Two-digit lowercase hexadecimal of a byte.
-    init(hexByte value: Int) {
-        let digits = Array("0123456789abcdef")
-        self = String([digits[(value >> 4) & 15], digits[value & 15]])
-    }
+/// Two-digit lowercase hexadecimal of a byte.
+private func hexByte(_ value: Int) -> String {
+    let digits = Array("0123456789abcdef")
+    return String([digits[(value >> 4) & 15], digits[value & 15]])
 }

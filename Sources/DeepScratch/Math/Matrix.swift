@@ -116,6 +116,28 @@ func gemm<T: Scalar>(
         if beta == 0 { C.fill(0) } else { scale(C.data, count: C.count, by: beta) }
         return
     }
+    // One column (a single example): a matrix-vector product, which streams
+    // A once instead of packing it as GEMM does.
+    if n == 1 && C.cols == 1 {
+        // x is B's only column (k × 1), or its only row when B is transposed (1 × k): contiguous either way.
+        let (a, x, y, lda) = (A.data, B.data, C.data, max(1, A.cols))
+        let pool = Parallelism.pool
+        let pieces = !transposeA && m * k >= 1 << 16 ? min(pool.threads, m / 16) : 1
+        if pieces <= 1 {
+            T.blasGemv(transA: transposeA, m: A.rows, n: A.cols, alpha: alpha, a: a, lda: lda,
+                       x: x, incx: 1, beta: beta, y: y, incy: 1)
+            return
+        }
+        // Row blocks of A, one per thread: each streams its share of the weights.
+        let chunk = ((m + pieces - 1) / pieces + 15) / 16 * 16
+        pool.run { i in
+            let lo = min(m, i * chunk), hi = min(m, lo + chunk)
+            guard i < pieces, lo < hi else { return }
+            T.blasGemv(transA: false, m: hi - lo, n: k, alpha: alpha, a: a + lo * lda, lda: lda,
+                       x: x, incx: 1, beta: beta, y: y + lo, incy: 1)
+        }
+        return
+    }
     // One block of C per thread, each a single-threaded BLAS call: row
     // blocks, except for a transposed A, whose row blocks would be strided
     // column slices of A (measured slower); there C is split by columns.

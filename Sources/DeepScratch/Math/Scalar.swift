@@ -11,6 +11,10 @@ public protocol Scalar: BinaryFloatingPoint, Sendable {
         alpha: Self, a: UnsafePointer<Self>, lda: Int,
         b: UnsafePointer<Self>, ldb: Int,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// `y = alpha · op(A) · x + beta · y` on a row-major `m × n` matrix (BLAS `?gemv`).
+    static func blasGemv(
+        transA: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int)
     /// e^x.
     static func exp(_ x: Self) -> Self
     /// Natural logarithm.
@@ -35,6 +39,13 @@ extension Float: Scalar {
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda),
                     b, blasint(ldb), beta, c, blasint(ldc))
     }
+    public static func blasGemv(
+        transA: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
+    ) {
+        cblas_sgemv(CblasRowMajor, cblasTranspose(transA), blasint(m), blasint(n), alpha, a, blasint(lda),
+                    x, blasint(incx), beta, y, blasint(incy))
+    }
     @inline(__always) public static func exp(_ x: Float) -> Float { Glibc.expf(x) }
     @inline(__always) public static func log(_ x: Float) -> Float { Glibc.logf(x) }
     @inline(__always) public static func tanh(_ x: Float) -> Float { Glibc.tanhf(x) }
@@ -50,6 +61,13 @@ extension Double: Scalar {
         cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB),
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda),
                     b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    public static func blasGemv(
+        transA: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
+    ) {
+        cblas_dgemv(CblasRowMajor, cblasTranspose(transA), blasint(m), blasint(n), alpha, a, blasint(lda),
+                    x, blasint(incx), beta, y, blasint(incy))
     }
     @inline(__always) public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
     @inline(__always) public static func log(_ x: Double) -> Double { Glibc.log(x) }

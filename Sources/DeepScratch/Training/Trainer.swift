@@ -248,7 +248,9 @@ public final class Trainer {
         return TrainingState(
             config: config, devCount: devCount, epochsDone: epochsDone, stepsDone: stepsDone,
             examplesDone: examplesDone, optimizerStep: optimizer.step, epochCostSum: epochCostSum,
-            epochCorrect: epochCorrect, shuffleState: preEpochShuffleState.state, augmentState: augmentRNG.state,
+            // At an epoch boundary the next epoch's shuffle starts from the current state.
+            epochCorrect: epochCorrect, shuffleState: (examplesDone == 0 ? shuffleRNG : preEpochShuffleState).state,
+            augmentState: augmentRNG.state,
             dropoutStates: network.dropoutLayers.map { $0.rng.state }, moments: moments)
     }
 
