@@ -28,10 +28,14 @@ let package = Package(
         .target(name: "DeepScratchC", dependencies: ["DeepScratch"]),
 
         // The command-line tool.
-        .executableTarget(name: "dsc", dependencies: [
-            "DeepScratch",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "dsc",
+            dependencies: [
+                "DeepScratch",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            // The shipped model, copied beside the executable (dsc predict's default).
+            resources: [.copy("Resources/default.dsm")]),
 
         .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib"]),
         .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC"]),

@@ -71,7 +71,7 @@ struct BenchCommand: ParsableCommand {
                 let s = xs.sorted()
                 return "median \(Format.fixed(s[s.count / 2], 3)) ms  [min \(Format.fixed(s[0], 3)), max \(Format.fixed(s[s.count - 1], 3))]"
             }
-            let size = (try? FileManager.default.attributesOfItem(atPath: load)[.size] as? Int) ?? 0
+            let size = Format.fileSize(load)
             var hashTimes = [Double]()
             try AtomicFile.withContents(of: load) { raw in
                 for _ in 0..<loads {
@@ -80,7 +80,7 @@ struct BenchCommand: ParsableCommand {
                     hashTimes.append((monotonicSeconds() - t0) * 1e3)
                 }
             }
-            print("\(load) (\(Format.grouped(Double(size ?? 0))) bytes), \(loads) loads:")
+            print("\(load) (\(Format.grouped(Double(size))) bytes), \(loads) loads:")
             print("  checksum alone (XXH64):            \(summary(hashTimes))")
             print("  Model.load (validate, decode):     \(summary(parse))")
             print("  Model.loadNetwork (ready to run):  \(summary(full))")

@@ -114,7 +114,7 @@ struct ConvertCommand: ParsableCommand {
             m.metadata["train.test_accuracy"] = nil
         }
         try m.save(to: output)
-        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        print("\(output): \(p.rawValue), \(Format.grouped(Double(size ?? 0))) bytes (was \(from.rawValue))")
+        let size = Format.fileSize(output)
+        print("\(output): \(p.rawValue), \(Format.grouped(Double(size))) bytes (was \(from.rawValue))")
     }
 }

@@ -42,6 +42,10 @@ enum Format {
         }
         return (n < 0 ? "-" : "") + String(out.reversed())
     }
+    /// The size of the file at `path` in bytes (0 if it cannot be read).
+    static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
     static func bytes(_ n: Int) -> String {
         if n >= 1 << 20 { return String(format: "%.1f MB", Double(n) / 1_048_576) }
         if n >= 1 << 10 { return String(format: "%.1f KB", Double(n) / 1024) }

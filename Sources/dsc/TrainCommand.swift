@@ -206,8 +206,8 @@ struct TrainCommand: ParsableCommand {
             model.metadata["train.test_accuracy_f32"] = .double(test.accuracy)
         }
         try model.save(to: outputPath)
-        let size = (try? FileManager.default.attributesOfItem(atPath: outputPath)[.size] as? Int) ?? 0
-        Terminal.line("model saved to \(outputPath) (\(storedPrecision.rawValue), \(Format.bytes(size ?? 0)))")
+        let size = Format.fileSize(outputPath)
+        Terminal.line("model saved to \(outputPath) (\(storedPrecision.rawValue), \(Format.bytes(size)))")
     }
 
     /// Metadata every saved file carries: data set, command line, date.
