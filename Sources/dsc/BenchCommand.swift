@@ -32,7 +32,7 @@ struct BenchCommand: ParsableCommand {
             Parallelism.setThreads(threads ?? 1)
             let classifier = try DigitClassifier(modelPath: try DefaultModel.path(model))
             let bytes = try AtomicFile.read(classify)
-            var decode = [Double](), total = [Double]()
+            var decode = [Double](), prep = [Double](), net = [Double](), total = [Double]()
             var label = ""
             for _ in 0..<loads {
                 let t0 = monotonicSeconds()
@@ -43,12 +43,25 @@ struct BenchCommand: ParsableCommand {
                 decode.append((t1 - t0) * 1e6)
                 total.append((t2 - t0) * 1e6)
             }
+            // The two halves of classify, timed apart.
+            let image = try PNG.decode(bytes, name: classify)
+            for _ in 0..<loads {
+                let t0 = monotonicSeconds()
+                let input = try classifier.preprocessor.process(image, name: classify)
+                let t1 = monotonicSeconds()
+                _ = classifier.classify(preprocessed: input)
+                let t2 = monotonicSeconds()
+                prep.append((t1 - t0) * 1e6)
+                net.append((t2 - t1) * 1e6)
+            }
             func summary(_ xs: [Double]) -> String {
                 let s = xs.sorted()
                 return "median \(Format.fixed(s[s.count / 2], 1)) µs  [min \(Format.fixed(s[0], 1)), max \(Format.fixed(s[s.count - 1], 1))]"
             }
             print("\(classify) (\(bytes.count) bytes) → \(label), \(loads) runs, \(Parallelism.threads) thread(s):")
             print("  PNG decode:                          \(summary(decode))")
+            print("  preprocess:                          \(summary(prep))")
+            print("  network (standardize + forward):     \(summary(net))")
             print("  decode + preprocess + classify:      \(summary(total))")
             return
         }

@@ -14,7 +14,7 @@ public struct DigitPreprocessor: Sendable {
     /// images average (14.0, 14.0)).
     public var center = (x: 14.0, y: 14.0)
     /// Working resolution: larger images are first area-averaged down to this longer side.
-    public var workingSide = 320
+    public var workingSide = 256
     /// Target stroke width in output pixels (MNIST: about 2.5).
     public var strokeWidth = 2.5
 
@@ -58,7 +58,9 @@ public struct DigitPreprocessor: Sendable {
         let scale = Double(box) / Double(max(cw, ch))
         let width = Self.strokeWidth(cropMask, cw, ch)
         let scaled = width * scale
-        if scaled < strokeWidth * 0.55 || scaled > strokeWidth * 2.0 {
+        // Images already near MNIST's scale keep their strokes (their pixels
+        // are all the evidence there is); larger ones are redrawn when far off.
+        if scale < 0.7, scaled < strokeWidth * 0.55 || scaled > strokeWidth * 2.2 {
             let target = strokeWidth / scale
             soft = Self.restroke(cropMask, cw, ch, current: width, target: target)
         }
@@ -99,28 +101,41 @@ public struct DigitPreprocessor: Sendable {
             image.alpha.withUnsafeBufferPointer { alpha in
                 // Composite over the background that contrasts with the opaque
                 // pixels (black strokes on a transparent canvas become black on white).
-                var transparent = false
+                var minimumAlpha: UInt8 = 255
+                for i in 0..<n { minimumAlpha = min(minimumAlpha, alpha[i]) }
+                let transparent = minimumAlpha < 255
                 var opaqueSum = 0, opaqueCount = 0
-                for i in 0..<n {
-                    let a = alpha[i]
-                    if a < 255 { transparent = true }
-                    if a >= 128 { opaqueSum += Int(gray[i]); opaqueCount += 1 }
+                if transparent {
+                    for i in 0..<n where alpha[i] >= 128 { opaqueSum += Int(gray[i]); opaqueCount += 1 }
                 }
                 let backdrop: UInt32 = opaqueCount > 0 && opaqueSum < 128 * opaqueCount ? 255 : 0
-                for y in 0..<h {
-                    let row = (y / f) * nw
-                    for x in 0..<w {
-                        let i = y * w + x
-                        // 255 × composite, exact in integers.
-                        let v: UInt32
-                        if transparent {
-                            let a = UInt32(alpha[i])
-                            v = UInt32(gray[i]) * a + backdrop * (255 - a)
-                        } else {
-                            v = UInt32(gray[i]) * 255
+                // Column sums over each band of f rows (vectorizes), then cell sums.
+                var columns = [UInt32](repeating: 0, count: w)
+                columns.withUnsafeMutableBufferPointer { columns in
+                    let c = columns.baseAddress!
+                    for cy in 0..<nh {
+                        c.update(repeating: 0, count: w)
+                        let y1 = min(h, cy * f + f)
+                        for y in (cy * f)..<y1 {
+                            let g = gray.baseAddress! + y * w, a = alpha.baseAddress! + y * w
+                            if transparent {
+                                // 255 × composite, exact in integers.
+                                for x in 0..<w {
+                                    let al = UInt32(a[x])
+                                    c[x] &+= UInt32(g[x]) &* al &+ backdrop &* (255 &- al)
+                                }
+                            } else {
+                                for x in 0..<w { c[x] &+= UInt32(g[x]) }
+                            }
                         }
-                        sums[row + x / f] += v
-                        counts[row + x / f] += 1
+                        let rows = UInt32(y1 - cy * f)
+                        for cx in 0..<nw {
+                            let x0 = cx * f, x1 = min(w, x0 + f)
+                            var acc: UInt32 = 0
+                            for x in x0..<x1 { acc &+= c[x] }
+                            sums[cy * nw + cx] = transparent ? acc : acc &* 255
+                            counts[cy * nw + cx] = rows * UInt32(x1 - x0)
+                        }
                     }
                 }
             }
@@ -132,6 +147,19 @@ public struct DigitPreprocessor: Sendable {
             for i in 0..<g.count { g[i] = 255 - g[i] }
         }
         return (g, nw, nh)
+    }
+
+    /// The `q`-quantile (0…1) of values in 0…255, from a histogram.
+    static func percentile(_ g: [Float], _ q: Double) -> Float {
+        var histogram = [Int](repeating: 0, count: 256)
+        for v in g { histogram[Int(min(255, max(0, v)))] += 1 }
+        let target = Int(Double(g.count) * q)
+        var seen = 0
+        for v in 0..<256 {
+            seen += histogram[v]
+            if seen > target { return Float(v) }
+        }
+        return 255
     }
 
     static func borderMedian(_ g: [Float], _ w: Int, _ h: Int) -> Float {
@@ -159,23 +187,37 @@ public struct DigitPreprocessor: Sendable {
     /// interpolated bilinearly. Small images (already cropped digits) and
     /// even backgrounds only lose their common background level.
     static func subtractBackground(_ g: inout [Float], _ w: Int, _ h: Int) {
+        if max(w, h) < 64 {
+            // A small image is a cropped digit: only its common background level goes.
+            let level = percentile(g, 0.05)
+            for i in 0..<g.count { g[i] = max(0, g[i] - level) }
+            return
+        }
         let cells = 4
         let cw = max(1, (w + cells - 1) / cells), ch = max(1, (h + cells - 1) / cells)
         let gx = (w + cw - 1) / cw, gy = (h + ch - 1) / ch
+        // Per-cell histograms of the 0…255 values, then each cell's 20th percentile.
+        var histograms = [Int32](repeating: 0, count: gx * gy * 256)
+        var cellCounts = [Int](repeating: 0, count: gx * gy)
+        for y in 0..<h {
+            let cy = y / ch
+            for x in 0..<w {
+                let cell = cy * gx + x / cw
+                histograms[cell * 256 + Int(min(255, max(0, g[y * w + x])))] += 1
+                cellCounts[cell] += 1
+            }
+        }
         var level = [Float](repeating: 0, count: gx * gy)
-        var values = [Float]()
-        for cy in 0..<gy {
-            for cx in 0..<gx {
-                values.removeAll(keepingCapacity: true)
-                for y in (cy * ch)..<min(h, (cy + 1) * ch) {
-                    for x in (cx * cw)..<min(w, (cx + 1) * cw) { values.append(g[y * w + x]) }
-                }
-                values.sort()
-                level[cy * gx + cx] = values.isEmpty ? 0 : values[values.count / 5]
+        for cell in 0..<(gx * gy) {
+            let target = cellCounts[cell] / 5
+            var seen = 0
+            for v in 0..<256 {
+                seen += Int(histograms[cell * 256 + v])
+                if seen > target { level[cell] = Float(v); break }
             }
         }
         let lowest = level.min() ?? 0, highest = level.max() ?? 0
-        if max(w, h) < 64 || highest - lowest < 24 {
+        if highest - lowest < 24 {
             for i in 0..<g.count { g[i] = max(0, g[i] - lowest) }
             return
         }
@@ -213,12 +255,17 @@ public struct DigitPreprocessor: Sendable {
             let between = weightB * weightF * (mB - mF) * (mB - mF)
             if between > best { best = between; threshold = t }
         }
+        // The ink level: the 95th percentile of the pixels above the threshold.
+        var aboveCount = 0.0
+        for v in (threshold + 1)..<256 { aboveCount += histogram[v] }
+        guard aboveCount > 0 else { return nil }
+        var seen = 0.0, inkBin = 255
+        for v in (threshold + 1)..<256 {
+            seen += histogram[v]
+            if seen >= 0.95 * aboveCount { inkBin = v; break }
+        }
+        let ink = Float(inkBin)
         // Ink must stand out: at least 24 gray levels above the background.
-        var above = [Float]()
-        for v in g where v > Float(threshold) { above.append(v) }
-        guard !above.isEmpty else { return nil }
-        above.sort()
-        let ink = above[min(above.count - 1, Int(Double(above.count) * 0.95))]
         guard ink >= 24 else { return nil }
         // Faint pens: never threshold below a third of the ink level.
         return (max(Float(threshold), ink / 3), ink)
@@ -227,7 +274,8 @@ public struct DigitPreprocessor: Sendable {
     /// Clears rows and columns that are mostly ink (ruled and squared paper)
     /// when they are thin.
     static func removeLines(_ mask: inout [Bool], _ g: inout [Float], _ w: Int, _ h: Int) {
-        guard w >= 16, h >= 16 else { return }
+        // Small images are cropped digits: a full row of ink there is the digit.
+        guard w >= 48, h >= 48 else { return }
         var rowFull = [Bool](repeating: false, count: h)
         for y in 0..<h {
             var c = 0

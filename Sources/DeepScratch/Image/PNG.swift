@@ -74,34 +74,37 @@ public enum PNG {
         let channels = Int((native & png_uint_32(PNG_FORMAT_FLAG_COLOR)) != 0 ? 3 : 1)
             + Int((native & png_uint_32(PNG_FORMAT_FLAG_ALPHA)) != 0 ? 1 : 0)
         let n = width * height
-        var pixels = [UInt8](repeating: 0, count: n * channels)
+        var pixels = [UInt8](unsafeUninitializedCapacity: n * channels) { _, count in count = n * channels }
         let ok = pixels.withUnsafeMutableBytes { raw in
             png_image_finish_read(&image, nil, raw.baseAddress, Int32(width * channels), nil)
         }
         guard ok != 0 else { throw DeepScratchError.badImage(path: name, reason: message(image)) }
-        var gray = [UInt8](repeating: 0, count: n)
+        if channels == 1 { return GrayImage(width: width, height: height, gray: pixels) }
+        var gray = [UInt8](unsafeUninitializedCapacity: n) { _, count in count = n }
         var alpha = [UInt8](repeating: 255, count: n)
-        pixels.withUnsafeBufferPointer { p in
-            gray.withUnsafeMutableBufferPointer { g in
+        pixels.withUnsafeBufferPointer { src in
+            gray.withUnsafeMutableBufferPointer { dst in
                 alpha.withUnsafeMutableBufferPointer { a in
+                    let p = src.baseAddress!, g = dst.baseAddress!, al = a.baseAddress!
                     switch channels {
-                    case 1:
-                        for i in 0..<n { g[i] = p[i] }
                     case 2:
-                        for i in 0..<n { g[i] = p[2 * i]; a[i] = p[2 * i + 1] }
+                        for i in 0..<n { g[i] = p[2 * i]; al[i] = p[2 * i + 1] }
+                    case 3:
+                        for i in 0..<n { g[i] = luma(p[3 * i], p[3 * i + 1], p[3 * i + 2]) }
                     default:
-                        // Luma, ITU-R BT.601 weights in 8-bit fixed point (77 + 150 + 29 = 256).
-                        for i in 0..<n {
-                            let o = i * channels
-                            let r = 77 * UInt32(p[o]), gg = 150 * UInt32(p[o + 1]), b = 29 * UInt32(p[o + 2])
-                            g[i] = UInt8(truncatingIfNeeded: (r + gg + b + 128) >> 8)
-                            if channels == 4 { a[i] = p[o + 3] }
-                        }
+                        for i in 0..<n { g[i] = luma(p[4 * i], p[4 * i + 1], p[4 * i + 2]); al[i] = p[4 * i + 3] }
                     }
                 }
             }
         }
         return GrayImage(width: width, height: height, gray: gray, alpha: alpha)
+    }
+
+    /// Luma, ITU-R BT.601 weights in 8-bit fixed point (77 + 150 + 29 = 256).
+    @inline(__always)
+    static func luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
+        let sum = 77 * UInt32(r) + 150 * UInt32(g) + 29 * UInt32(b) + 128
+        return UInt8(truncatingIfNeeded: sum >> 8)
     }
 
     /// Encodes an 8-bit grayscale image (no alpha) as PNG bytes.
