@@ -37,7 +37,7 @@ let package = Package(
             // The shipped model, copied beside the executable (dsc predict's default).
             resources: [.copy("Resources/default.dsm")]),
 
-        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib"]),
+        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG"]),
         .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC"]),
         .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch"]),
     ]

@@ -21,6 +21,9 @@ struct DSC: ParsableCommand {
             fail("\(error)")
         } catch let error as CLIError {
             fail(error.message)
+        } catch let code as ExitCode {
+            // A command that already reported its errors (predict, eval).
+            Foundation.exit(code.rawValue)
         } catch {
             // Help, version and clean exits are not errors.
             let code = exitCode(for: error)

@@ -99,7 +99,8 @@ struct EvalCommand: ParsableCommand {
                     print("  \(where_(m)): true \(classes[m.trueClass]), predicted \(classes[m.predictedClass]) (\(Format.percent(Double(m.probability), 1)))")
                 }
             }
-            for (file, error) in failures { FileHandle.standardError.write(Data("dsc: error: \(file): \(error)\n".utf8)) }
+            // Each error names its file already.
+            for (_, error) in failures { FileHandle.standardError.write(Data("dsc: error: \(error)\n".utf8)) }
         }
         if !failures.isEmpty { throw ExitCode(1) }
     }

@@ -15,8 +15,8 @@ public struct DigitPreprocessor: Sendable {
     public var center = (x: 14.0, y: 14.0)
     /// Working resolution: larger images are first area-averaged down to this longer side.
     public var workingSide = 256
-    /// Target stroke width in output pixels (MNIST: about 2.5).
-    public var strokeWidth = 2.5
+    /// Target stroke width in output pixels (MNIST: 2 to 4, edges included).
+    public var strokeWidth = 3.0
 
     public init() {}
 
@@ -60,9 +60,10 @@ public struct DigitPreprocessor: Sendable {
         let scaled = width * scale
         // Images already near MNIST's scale keep their strokes (their pixels
         // are all the evidence there is); larger ones are redrawn when far off.
-        if scale < 0.7, scaled < strokeWidth * 0.55 || scaled > strokeWidth * 2.2 {
-            let target = strokeWidth / scale
-            soft = Self.restroke(cropMask, cw, ch, current: width, target: target)
+        // Every large image is redrawn at the target width, whatever its pen:
+        // the output then does not jump as a pen crosses some threshold.
+        if scale < 0.7, abs(strokeWidth - scaled) > 0.25 {
+            soft = Self.restroke(cropMask, cw, ch, current: width, target: strokeWidth / scale)
         }
         // 7. Longer side to `box` pixels with area averaging.
         let bw = max(1, Int((Double(cw) * scale).rounded())), bh = max(1, Int((Double(ch) * scale).rounded()))
@@ -400,9 +401,8 @@ public struct DigitPreprocessor: Sendable {
         return d.map { $0 >= far ? Float(w + h) : Float($0) / 3 }
     }
 
-    /// Stroke width in pixels: twice the mean distance from an ink pixel to
-    /// the background, doubled again because that mean is about a quarter of
-    /// the width across a stroke.
+    /// Stroke width in pixels, from the mean distance of an ink pixel to the
+    /// background.
     static func strokeWidth(_ mask: [Bool], _ w: Int, _ h: Int) -> Double {
         // Pad by one so ink touching the crop edge still has background beside it.
         let pw = w + 2, ph = h + 2
@@ -412,8 +412,9 @@ public struct DigitPreprocessor: Sendable {
         var sum = 0.0, count = 0.0
         for i in 0..<(pw * ph) where padded[i] { sum += Double(d[i]); count += 1 }
         guard count > 0 else { return 1 }
-        // Mean distance to the edge across a stroke of width W is about W/4 (+ half a pixel of the metric).
-        return max(1, 4 * (sum / count) - 1)
+        // Across a stroke W pixels wide the distances run 1, 2, …, 2, 1: their
+        // mean is about W/4 + 0.55 (W = 3: 1.33, W = 7: 2.29).
+        return max(1, 4 * (sum / count) - 2.2)
     }
 
     /// Redraws the ink with strokes `target` pixels wide: thin strokes are

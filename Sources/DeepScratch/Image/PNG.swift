@@ -20,9 +20,23 @@ public enum PNG {
         if st.st_size == 0 { throw DeepScratchError.badImage(path: path, reason: "the file is empty") }
         guard let file = fopen(path, "rb") else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
         defer { fclose(file) }
+        // libpng stops reading after the image data: a file cut after it
+        // (IEND lost) would pass, so look for IEND at the end first.
+        var tail = [UInt8](repeating: 0, count: 64)
+        let tailLength = min(64, Int(st.st_size))
+        fseek(file, -tailLength, SEEK_END)
+        let got = tail.withUnsafeMutableBytes { fread($0.baseAddress, 1, tailLength, file) }
+        rewind(file)
+        if got == tailLength, !endsWithIEND(tail.prefix(tailLength)) {
+            throw DeepScratchError.badImage(path: path, reason: "truncated PNG: the file does not end with an IEND chunk")
+        }
+        var head = [UInt8](repeating: 0, count: 65536)
+        let headLength = head.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, file) }
+        rewind(file)
+        let tagged = declaresColorSpace(head.prefix(headLength))
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
-        return try decode(&image, name: path) { png_image_begin_read_from_stdio(&$0, file) }
+        return try decode(&image, name: path, tagged: tagged) { png_image_begin_read_from_stdio(&$0, file) }
     }
 
     /// Decodes PNG bytes held in memory; `name` labels errors.
@@ -31,14 +45,30 @@ public enum PNG {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw DeepScratchError.badImage(path: name, reason: "no bytes")
         }
+        if bytes.count >= 8, Array(bytes.prefix(8)) == pngSignature, !endsWithIEND(bytes.suffix(64)) {
+            throw DeepScratchError.badImage(path: name, reason: "truncated PNG: the data does not end with an IEND chunk")
+        }
+        let tagged = declaresColorSpace(bytes.prefix(65536))
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
-        return try decode(&image, name: name) { png_image_begin_read_from_memory(&$0, base, bytes.count) }
+        return try decode(&image, name: name, tagged: tagged) { png_image_begin_read_from_memory(&$0, base, bytes.count) }
     }
 
     /// Decodes PNG bytes held in memory; `name` labels errors.
     public static func decode(_ bytes: [UInt8], name: String = "<memory>") throws -> GrayImage {
         try bytes.withUnsafeBytes { try decode($0, name: name) }
+    }
+
+    static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// True when the IEND chunk (length 0, type, CRC AE 42 60 82) ends these
+    /// last bytes of a file, allowing a little trailing data after it.
+    static func endsWithIEND<C: Collection>(_ tail: C) -> Bool where C.Element == UInt8 {
+        let iend: [UInt8] = [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
+        let t = Array(tail)
+        guard t.count >= iend.count else { return false }
+        for start in 0...(t.count - iend.count) where Array(t[start..<(start + iend.count)]) == iend { return true }
+        return false
     }
 
     private static func message(_ image: png_image) -> String {
@@ -54,7 +84,11 @@ public enum PNG {
         }
     }
 
-    private static func decode(_ image: inout png_image, name: String,
+    /// - Parameter tagged: the file declares its color space (gAMA, sRGB,
+    ///   iCCP or cHRM): 16-bit samples are then taken as libpng linearizes
+    ///   them and encoded as sRGB, like 8-bit images; untagged 16-bit samples
+    ///   are used as they are.
+    private static func decode(_ image: inout png_image, name: String, tagged: Bool,
                                begin: (inout png_image) -> Int32) throws -> GrayImage {
         defer { png_image_free(&image) }
         guard begin(&image) != 0 else { throw DeepScratchError.badImage(path: name, reason: message(image)) }
@@ -66,14 +100,25 @@ public enum PNG {
         guard width * height <= maximumPixels else {
             throw DeepScratchError.badImage(path: name, reason: "the image is \(width)x\(height) = \(width * height) pixels, more than the \(maximumPixels) allowed")
         }
-        // Ask for the file's own channels at 8 bits: libpng then only inflates
-        // and unfilters (asking for gray from RGB would run its gamma-correct
-        // conversion, 3x slower); palettes expand, 16-bit narrows.
+        // Ask for the file's own channels: libpng then only inflates and
+        // unfilters (asking for gray from RGB would run its gamma-correct
+        // conversion, 3x slower); palettes expand to their colors.
         let native = image.format & png_uint_32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
-        image.format = native
         let channels = Int((native & png_uint_32(PNG_FORMAT_FLAG_COLOR)) != 0 ? 3 : 1)
             + Int((native & png_uint_32(PNG_FORMAT_FLAG_ALPHA)) != 0 ? 1 : 0)
         let n = width * height
+        if image.format & png_uint_32(PNG_FORMAT_FLAG_LINEAR) != 0 {
+            // 16-bit samples: read them as they are (linear output keeps the
+            // file's values; 8-bit output would pass them through a gamma curve).
+            image.format = native | png_uint_32(PNG_FORMAT_FLAG_LINEAR)
+            var wide = [UInt16](unsafeUninitializedCapacity: n * channels) { _, count in count = n * channels }
+            let ok = wide.withUnsafeMutableBytes { raw in
+                png_image_finish_read(&image, nil, raw.baseAddress, Int32(width * channels), nil)
+            }
+            guard ok != 0 else { throw DeepScratchError.badImage(path: name, reason: message(image)) }
+            return narrow(wide, width: width, height: height, channels: channels, encodeSRGB: tagged)
+        }
+        image.format = native
         var pixels = [UInt8](unsafeUninitializedCapacity: n * channels) { _, count in count = n * channels }
         let ok = pixels.withUnsafeMutableBytes { raw in
             png_image_finish_read(&image, nil, raw.baseAddress, Int32(width * channels), nil)
@@ -98,6 +143,55 @@ public enum PNG {
             }
         }
         return GrayImage(width: width, height: height, gray: gray, alpha: alpha)
+    }
+
+    /// 16-bit samples (alpha premultiplied, as libpng's linear formats are)
+    /// to the 8-bit gray + alpha image.
+    static func narrow(_ wide: [UInt16], width: Int, height: Int, channels: Int, encodeSRGB: Bool) -> GrayImage {
+        let n = width * height
+        var gray = [UInt8](repeating: 0, count: n)
+        var alpha = [UInt8](repeating: 255, count: n)
+        let hasAlpha = channels == 2 || channels == 4
+        for i in 0..<n {
+            let o = i * channels
+            var v: UInt32
+            if channels >= 3 {
+                v = (77 * UInt32(wide[o]) + 150 * UInt32(wide[o + 1]) + 29 * UInt32(wide[o + 2]) + 128) >> 8
+            } else {
+                v = UInt32(wide[o])
+            }
+            if hasAlpha {
+                let a = UInt32(wide[o + channels - 1])
+                // Undo the premultiplication: v = v·65535/a.
+                v = a == 0 ? 0 : min(65535, (v * 65535 + a / 2) / a)
+                alpha[i] = UInt8(truncatingIfNeeded: (a + 128) / 257)
+            }
+            gray[i] = encodeSRGB ? sRGBEncoded[Int(v)] : UInt8(truncatingIfNeeded: (v + 128) / 257)
+        }
+        return GrayImage(width: width, height: height, gray: gray, alpha: alpha)
+    }
+
+    /// Linear 16-bit light to 8-bit sRGB (IEC 61966-2-1).
+    static let sRGBEncoded: [UInt8] = (0..<65536).map { i in
+        let v = Double(i) / 65535
+        let s = v <= 0.0031308 ? 12.92 * v : 1.055 * Glibc.pow(v, 1 / 2.4) - 0.055
+        return UInt8(min(255, max(0, (s * 255).rounded())))
+    }
+
+    /// True when the chunks before the image data declare a color space
+    /// (gAMA, sRGB, iCCP or cHRM).
+    static func declaresColorSpace<C: Collection>(_ head: C) -> Bool where C.Element == UInt8 {
+        let b = Array(head)
+        var at = 8
+        while at + 8 <= b.count {
+            let length = Int(b[at]) << 24 | Int(b[at + 1]) << 16 | Int(b[at + 2]) << 8 | Int(b[at + 3])
+            let type = String(decoding: b[(at + 4)..<(at + 8)], as: UTF8.self)
+            if type == "IDAT" || type == "IEND" { return false }
+            if ["gAMA", "sRGB", "iCCP", "cHRM"].contains(type) { return true }
+            guard length >= 0, length < Int(Int32.max) else { return false }
+            at += 12 + length
+        }
+        return false
     }
 
     /// Luma, ITU-R BT.601 weights in 8-bit fixed point (77 + 150 + 29 = 256).
