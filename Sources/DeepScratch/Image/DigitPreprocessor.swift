@@ -56,14 +56,15 @@ public struct DigitPreprocessor: Sendable {
         }
         // 6. Stroke width: strokes far from MNIST's (1-pixel pens, markers) are redrawn.
         let scale = Double(box) / Double(max(cw, ch))
-        let width = Self.strokeWidth(cropMask, cw, ch)
-        let scaled = width * scale
         // Images already near MNIST's scale keep their strokes (their pixels
-        // are all the evidence there is); larger ones are redrawn when far off.
-        // Every large image is redrawn at the target width, whatever its pen:
-        // the output then does not jump as a pen crosses some threshold.
-        if scale < 0.7, abs(strokeWidth - scaled) > 0.25 {
-            soft = Self.restroke(cropMask, cw, ch, current: width, target: strokeWidth / scale)
+        // are all the evidence there is). Every larger one is redrawn at the
+        // target width, whatever its pen, so the output does not jump as a
+        // pen crosses some threshold.
+        if scale < 0.7 {
+            let width = Self.strokeWidth(cropMask, cw, ch)
+            if abs(strokeWidth - width * scale) > 0.25 {
+                soft = Self.restroke(cropMask, cw, ch, current: width, target: strokeWidth / scale)
+            }
         }
         // 7. Longer side to `box` pixels with area averaging.
         let bw = max(1, Int((Double(cw) * scale).rounded())), bh = max(1, Int((Double(ch) * scale).rounded()))
@@ -374,27 +375,30 @@ public struct DigitPreprocessor: Sendable {
     static func distance(_ mask: [Bool], _ w: Int, _ h: Int, toInk: Bool) -> [Float] {
         let far: Int32 = 1 << 28
         var d = [Int32](repeating: 0, count: w * h)
-        for i in 0..<(w * h) { d[i] = (mask[i] != toInk) ? far : 0 }
-        func relax(_ i: Int, _ j: Int, _ c: Int32) { if d[j] + c < d[i] { d[i] = d[j] + c } }
-        for y in 0..<h {
-            for x in 0..<w {
-                let i = y * w + x
-                if x > 0 { relax(i, i - 1, 3) }
-                if y > 0 {
-                    relax(i, i - w, 3)
-                    if x > 0 { relax(i, i - w - 1, 4) }
-                    if x < w - 1 { relax(i, i - w + 1, 4) }
+        d.withUnsafeMutableBufferPointer { buffer in
+            let d = buffer.baseAddress!
+            for i in 0..<(w * h) { d[i] = (mask[i] != toInk) ? far : 0 }
+            @inline(__always) func relax(_ i: Int, _ j: Int, _ c: Int32) { if d[j] + c < d[i] { d[i] = d[j] + c } }
+            for y in 0..<h {
+                for x in 0..<w {
+                    let i = y * w + x
+                    if x > 0 { relax(i, i - 1, 3) }
+                    if y > 0 {
+                        relax(i, i - w, 3)
+                        if x > 0 { relax(i, i - w - 1, 4) }
+                        if x < w - 1 { relax(i, i - w + 1, 4) }
+                    }
                 }
             }
-        }
-        for y in stride(from: h - 1, through: 0, by: -1) {
-            for x in stride(from: w - 1, through: 0, by: -1) {
-                let i = y * w + x
-                if x < w - 1 { relax(i, i + 1, 3) }
-                if y < h - 1 {
-                    relax(i, i + w, 3)
-                    if x < w - 1 { relax(i, i + w + 1, 4) }
-                    if x > 0 { relax(i, i + w - 1, 4) }
+            for y in stride(from: h - 1, through: 0, by: -1) {
+                for x in stride(from: w - 1, through: 0, by: -1) {
+                    let i = y * w + x
+                    if x < w - 1 { relax(i, i + 1, 3) }
+                    if y < h - 1 {
+                        relax(i, i + w, 3)
+                        if x < w - 1 { relax(i, i + w + 1, 4) }
+                        if x > 0 { relax(i, i + w - 1, 4) }
+                    }
                 }
             }
         }

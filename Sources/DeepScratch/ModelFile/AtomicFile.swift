@@ -46,21 +46,30 @@ public enum AtomicFile {
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 
+    /// Opens `path` for reading after checking it is not a directory and
+    /// not larger than `limit`: the descriptor (the caller closes it) and stat.
+    private static func openForReading(_ path: String, limit: Int) throws -> (Int32, stat) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
+        var st = stat()
+        func fail(_ reason: String) -> DeepScratchError {
+            close(fd)
+            return .cannotRead(path: path, reason: reason)
+        }
+        guard fstat(fd, &st) == 0 else { throw fail(systemErrorText()) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw fail("is a directory") }
+        guard Int(st.st_size) <= limit else { throw fail("file is \(st.st_size) bytes, more than the \(limit) allowed") }
+        return (fd, st)
+    }
+
     /// Calls `body` with the contents of `path`, mapped into memory (or read,
     /// where mapping fails), for as long as `body` runs.
     /// - Throws: `DeepScratchError.cannotRead` naming the path, or what `body` throws.
     public static func withContents<R>(of path: String, limit: Int = 1 << 31,
                                        _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
+        let (fd, st) = try openForReading(path, limit: limit)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DeepScratchError.cannotRead(path: path, reason: "is a directory") }
         let size = Int(st.st_size)
-        guard size <= limit else {
-            throw DeepScratchError.cannotRead(path: path, reason: "file is \(size) bytes, more than the \(limit) allowed")
-        }
         if size > 0, (st.st_mode & S_IFMT) == S_IFREG,
            let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED {
             defer { munmap(p, size) }
@@ -73,16 +82,9 @@ public enum AtomicFile {
     /// The whole contents of `path`.
     /// - Throws: `DeepScratchError.cannotRead` naming the path.
     public static func read(_ path: String, limit: Int = 1 << 31) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
+        let (fd, st) = try openForReading(path, limit: limit)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DeepScratchError.cannotRead(path: path, reason: "is a directory") }
         let size = Int(st.st_size)
-        guard size <= limit else {
-            throw DeepScratchError.cannotRead(path: path, reason: "file is \(size) bytes, more than the \(limit) allowed")
-        }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         try bytes.withUnsafeMutableBytes { raw in
