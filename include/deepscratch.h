@@ -18,9 +18,9 @@ extern "C" {
 /* The version of this header. A program built against major version M must
  * run with a library whose ds_version_major() returns M. */
 #define DS_VERSION_MAJOR 0
-#define DS_VERSION_MINOR 1
+#define DS_VERSION_MINOR 2
 #define DS_VERSION_PATCH 0
-#define DS_VERSION_STRING "0.1.0"
+#define DS_VERSION_STRING "0.2.0"
 
 /* The library's version, "MAJOR.MINOR.PATCH". A static string: never free it.
  * Thread-safe. */

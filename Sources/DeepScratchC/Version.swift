@@ -12,4 +12,4 @@ public func ds_version() -> UnsafePointer<CChar> {
 @_cdecl("ds_version_major")
 public func ds_version_major() -> Int32 { 0 }
 
-let deepScratchVersionString: StaticString = "0.1.0"
+let deepScratchVersionString: StaticString = "0.2.0"
