@@ -5,42 +5,13 @@ import XCTest
 
 /// The built `dsc` binary, run as a subprocess: exit status and stderr.
 final class CLIProcessTests: XCTestCase {
-    /// The `dsc` executable of the same build as this test bundle.
-    private static func findDSC() -> URL? {
-        var folders: [URL] = []
-        // The products folder: next to the test bundle / test executable.
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            folders.append(URL(fileURLWithPath: exe).deletingLastPathComponent())
-        }
-        let bundle = Bundle(for: CLIProcessTests.self).bundleURL
-        folders += [bundle, bundle.deletingLastPathComponent(), Bundle.main.bundleURL,
-                    Bundle.main.bundleURL.deletingLastPathComponent()]
-        // Walk up from the source file to the package root's usual build folders.
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        folders += [root.appendingPathComponent(".build-tests-cli/debug"), root.appendingPathComponent(".build/debug")]
-        for folder in folders {
-            let candidate = folder.appendingPathComponent("dsc")
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue,
-               FileManager.default.isExecutableFile(atPath: candidate.path) {
-                return candidate
-            }
-        }
-        return nil
-    }
-
     private var dsc: URL!
     private var home: TemporaryFolder!
     private var closedMirror = ""
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        guard let found = Self.findDSC() else {
-            XCTFail("dsc executable not found next to the test bundle; build with 'swift build --build-tests'")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        dsc = found
+        dsc = try DSCHarness.executable()
         home = try TemporaryFolder()
         closedMirror = "http://127.0.0.1:\(try closedLocalPort())/"
     }
