@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
             var labels = [Int](), probs = [Float]()
             for (file, label) in files {
                 guard let k = classes.firstIndex(of: label) else {
-                    failures.append((file, "label '\(label)' is not one of the model's classes"))
+                    failures.append((file, "\(file): label '\(label)' is not one of the model's classes"))
                     continue
                 }
                 do {
@@ -50,6 +50,10 @@ struct EvalCommand: ParsableCommand {
                 } catch {
                     failures.append((file, "\(error)"))
                 }
+            }
+            if labels.isEmpty {
+                for (_, error) in failures { FileHandle.standardError.write(Data("dsc: error: \(error)\n".utf8)) }
+                throw CLIError("\(images): none of the \(files.count) PNG files could be evaluated")
             }
             report = ClassificationReport(labels: labels, probabilities: probs, classes: classes.count)
         } else {

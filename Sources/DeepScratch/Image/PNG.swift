@@ -20,6 +20,11 @@ public enum PNG {
         if st.st_size == 0 { throw DeepScratchError.badImage(path: path, reason: "the file is empty") }
         guard let file = fopen(path, "rb") else { throw DeepScratchError.cannotRead(path: path, reason: systemErrorText()) }
         defer { fclose(file) }
+        var signature = [UInt8](repeating: 0, count: 8)
+        let signatureLength = signature.withUnsafeMutableBytes { fread($0.baseAddress, 1, 8, file) }
+        guard signatureLength == 8, signature == pngSignature else {
+            throw DeepScratchError.badImage(path: path, reason: "not a PNG file (no PNG signature)")
+        }
         // libpng stops reading after the image data: a file cut after it
         // (IEND lost) would pass, so look for IEND at the end first.
         var tail = [UInt8](repeating: 0, count: 64)
