@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import DeepScratch
 
@@ -57,5 +58,69 @@ final class DigitClassifierTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(top[0].probability, top[1].probability)
         XCTAssertGreaterThanOrEqual(top[1].probability, top[2].probability)
         XCTAssertEqual(p.probabilities.reduce(0, +), 1, accuracy: 1e-5)
+    }
+
+    func testBatchProbabilitiesEqualOneImageAtATime() throws {
+        let (path, _) = try saveModel()
+        let model = try InferenceModel(path: path)
+        var rng = RandomSource(seed: 34)
+        let count = 300  // more than one internal chunk of 256
+        var pixels = [Float](repeating: 0, count: count * 784)
+        for i in 0..<pixels.count where rng.nextUniform() < 0.2 { pixels[i] = Float(rng.nextUniform()) }
+        var batch = [Float](repeating: -1, count: count * 10)
+        pixels.withUnsafeBufferPointer { p in
+            batch.withUnsafeMutableBufferPointer { model.probabilities(batch: p.baseAddress!, count: count, into: $0.baseAddress!) }
+        }
+        var one = [Float](repeating: -1, count: 10)
+        for n in 0..<count {
+            pixels.withUnsafeBufferPointer { p in
+                one.withUnsafeMutableBufferPointer { model.probabilities(pixels: p.baseAddress! + n * 784, into: $0.baseAddress!) }
+            }
+            for k in 0..<10 { XCTAssertEqual(batch[n * 10 + k], one[k], accuracy: 1e-5, "image \(n), class \(k)") }
+        }
+    }
+
+    func testManyThreadsSharingOneModelGetTheSingleThreadAnswers() throws {
+        let (path, _) = try saveModel()
+        let model = try InferenceModel(path: path)
+        var rng = RandomSource(seed: 35)
+        let count = 64
+        var pixels = [Float](repeating: 0, count: count * 784)
+        for i in 0..<pixels.count where rng.nextUniform() < 0.2 { pixels[i] = Float(rng.nextUniform()) }
+        var expected = [Float](repeating: 0, count: count * 10)
+        for n in 0..<count {
+            pixels.withUnsafeBufferPointer { p in
+                expected.withUnsafeMutableBufferPointer { model.probabilities(pixels: p.baseAddress! + n * 784, into: $0.baseAddress! + n * 10) }
+            }
+        }
+        let input = pixels
+        let reference = expected
+        final class Results: @unchecked Sendable { var mismatches = 0; let lock = NSLock() }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 8) { t in
+            var out = [Float](repeating: 0, count: 10)
+            var batch = [Float](repeating: 0, count: count * 10)
+            for round in 0..<20 {
+                if round % 2 == 0 {
+                    for n in 0..<count {
+                        input.withUnsafeBufferPointer { p in
+                            out.withUnsafeMutableBufferPointer { model.probabilities(pixels: p.baseAddress! + n * 784, into: $0.baseAddress!) }
+                        }
+                        if Array(reference[(n * 10)..<(n * 10 + 10)]) != out {
+                            results.lock.lock(); results.mismatches += 1; results.lock.unlock()
+                        }
+                    }
+                } else {
+                    input.withUnsafeBufferPointer { p in
+                        batch.withUnsafeMutableBufferPointer { model.probabilities(batch: p.baseAddress!, count: count, into: $0.baseAddress!) }
+                    }
+                    for i in 0..<batch.count where abs(batch[i] - reference[i]) > 1e-5 {
+                        results.lock.lock(); results.mismatches += 1; results.lock.unlock()
+                    }
+                }
+                _ = t
+            }
+        }
+        XCTAssertEqual(results.mismatches, 0)
     }
 }
