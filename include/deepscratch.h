@@ -1,33 +1,169 @@
 /*
- * deepscratch.h — the C interface of libdeepscratch.so.
+ * deepscratch.h — the C interface of libdeepscratch.so
  *
+ * Load a DeepScratch model file (.dsm) and classify images of digits, from
+ * C, C++, or any language that can call C (Python ctypes, Go cgo, ...).
  * This header is the contract: every exported function is declared here,
- * with the ownership and thread-safety of its arguments written beside it.
- * All public names carry the ds_ prefix.
+ * with who owns each buffer and which calls may run on several threads.
  *
- * Version 0.x: the library currently exports only its version; loading
- * models and classifying images arrive in a later 0.x release.
+ *     ds_model *m;
+ *     if (ds_model_load("model.dsm", &m) != DS_OK) {
+ *         fprintf(stderr, "%s\n", ds_last_error());
+ *         return 1;
+ *     }
+ *     int digit;
+ *     float p[10];
+ *     if (ds_classify_png_file(m, "digit.png", p, 10, &digit) == DS_OK)
+ *         printf("%d (%.1f%%)\n", digit, 100 * p[digit]);
+ *     ds_model_free(m);
+ *
+ * Conventions
+ * - Every public name starts with ds_ (types, functions) or DS_ (macros,
+ *   constants).
+ * - Every function returns a ds_status (except the version and error-text
+ *   getters). On failure, ds_last_error() describes the problem; output
+ *   arguments are then left unchanged.
+ * - Sizes are counts of elements, not bytes, unless they say bytes.
+ * - Threads: a loaded model is immutable. Any number of threads may call the
+ *   ds_model_* getters and ds_classify* functions with the same model at the
+ *   same time. Only ds_model_free must not run while other threads use that
+ *   model (the library keeps a model alive for a call that already started,
+ *   but a call that starts after the free fails with DS_ERR_INVALID_ARGUMENT).
+ * - Nothing the library returns needs to be freed by the caller, except a
+ *   model (ds_model_free). The library never keeps a pointer the caller passed.
  */
 #ifndef DEEPSCRATCH_H
 #define DEEPSCRATCH_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The version of this header. A program built against major version M must
- * run with a library whose ds_version_major() returns M. */
-#define DS_VERSION_MAJOR 0
-#define DS_VERSION_MINOR 2
-#define DS_VERSION_PATCH 0
-#define DS_VERSION_STRING "0.2.0"
+/* ------------------------------------------------------------------ */
+/* Version                                                            */
+/* ------------------------------------------------------------------ */
 
-/* The library's version, "MAJOR.MINOR.PATCH". A static string: never free it.
- * Thread-safe. */
+/* The version of this header. A program compiled against major version M
+ * must run with a library whose major version is M: check it once at start
+ * with DS_CHECK_VERSION(). Minor versions only add functions. */
+#define DS_VERSION_MAJOR 1
+#define DS_VERSION_MINOR 0
+#define DS_VERSION_PATCH 0
+#define DS_VERSION_STRING "1.0.0"
+
+/* The library's version, "MAJOR.MINOR.PATCH". Static: never free it. */
 const char *ds_version(void);
 
-/* The library's major version. Thread-safe. */
+/* The library's major version. */
 int ds_version_major(void);
+
+/* Status of a call. New codes may be added in minor versions: treat unknown
+ * nonzero codes as errors. */
+typedef enum ds_status {
+    DS_OK = 0,
+    /* A NULL pointer, a size that does not match the model, an index out of
+     * range, or a handle that is not a loaded model (or was freed). */
+    DS_ERR_INVALID_ARGUMENT = 1,
+    /* A file could not be opened or read. */
+    DS_ERR_IO = 2,
+    /* Not a valid DeepScratch model file (damaged, truncated, newer format). */
+    DS_ERR_BAD_MODEL = 3,
+    /* Not a usable PNG: not a PNG, truncated, too large, or no digit in it. */
+    DS_ERR_BAD_IMAGE = 4,
+    /* The library's major version differs from the header's. */
+    DS_ERR_VERSION_MISMATCH = 5,
+    /* A failure inside the library that no argument explains. */
+    DS_ERR_INTERNAL = 6
+} ds_status;
+
+/* DS_OK if the library's major version is `header_major`, else
+ * DS_ERR_VERSION_MISMATCH (and ds_last_error() names both versions). */
+ds_status ds_check_version(int header_major);
+#define DS_CHECK_VERSION() ds_check_version(DS_VERSION_MAJOR)
+
+/* The message of the last call that failed on the calling thread ("" if
+ * none has). Owned by the library, per thread: valid until the next failing
+ * call on the same thread; copy it to keep it. */
+const char *ds_last_error(void);
+
+/* A constant name for a status ("DS_OK", "DS_ERR_IO", ...). Static. */
+const char *ds_status_name(ds_status status);
+
+/* ------------------------------------------------------------------ */
+/* Models                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A loaded model. Opaque: use it only through these functions. */
+typedef struct ds_model ds_model;
+
+/* Loads and validates the model file at `path` (UTF-8). On success,
+ * *out_model receives a model the caller owns and frees with ds_model_free.
+ * DS_ERR_IO if the file cannot be read, DS_ERR_BAD_MODEL if it is not a
+ * valid model. */
+ds_status ds_model_load(const char *path, ds_model **out_model);
+
+/* The same from `size` bytes at `data`, which the library only reads during
+ * the call (the caller keeps ownership; the model holds its own copy of
+ * what it needs). */
+ds_status ds_model_load_memory(const void *data, size_t size, ds_model **out_model);
+
+/* Frees a model. NULL is accepted (DS_OK). Not while other threads use it. */
+ds_status ds_model_free(ds_model *model);
+
+/* The number of input values of one image: 784 for 28x28. */
+ds_status ds_model_input_size(const ds_model *model, size_t *out_size);
+
+/* The number of classes (10 for digits). */
+ds_status ds_model_class_count(const ds_model *model, size_t *out_count);
+
+/* String getters: copy the text into `buffer` (at most `capacity` bytes,
+ * always NUL-terminated when capacity > 0, truncated if it does not fit) and
+ * store its full length in bytes, without the NUL, in *out_length (may be
+ * NULL). buffer may be NULL with capacity 0 to ask for the length only. */
+
+/* The label of class `index` (UTF-8), e.g. "7". */
+ds_status ds_model_label(const ds_model *model, size_t index, char *buffer, size_t capacity, size_t *out_length);
+
+/* The model's metadata as a JSON object (UTF-8): layers, input shape,
+ * classes, standardization, and training information such as the command
+ * line and the test accuracy. */
+ds_status ds_model_metadata(const ds_model *model, char *buffer, size_t capacity, size_t *out_length);
+
+/* ------------------------------------------------------------------ */
+/* Classifying                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Images given as floats are in the network's form: input_size values,
+ * row-major, in [0, 1], 0 for background and 1 for ink (a white digit on
+ * black, as MNIST stores them). The model's standardization is applied by
+ * the library. Pictures (PNG) go through the library's preprocessing first:
+ * any color type, size or polarity.
+ *
+ * In every classify function, `probabilities` may be NULL; otherwise it
+ * receives class_count values (per image) that sum to 1, and
+ * probability_count must be at least that many. The predicted class index
+ * goes to *out_class (or out_classes[i]). */
+
+/* One image of `pixel_count` (= input size) floats. */
+ds_status ds_classify(const ds_model *model, const float *pixels, size_t pixel_count,
+                      float *probabilities, size_t probability_count, int *out_class);
+
+/* `image_count` images of `pixels_per_image` floats each, one after the
+ * other. probabilities (if not NULL) receives image_count x class_count
+ * values, image after image (probability_count counts them all);
+ * out_classes receives image_count indices and may be NULL. */
+ds_status ds_classify_batch(const ds_model *model, const float *pixels, size_t image_count, size_t pixels_per_image,
+                            float *probabilities, size_t probability_count, int *out_classes);
+
+/* A PNG file (UTF-8 path). */
+ds_status ds_classify_png_file(const ds_model *model, const char *path,
+                               float *probabilities, size_t probability_count, int *out_class);
+
+/* PNG bytes in memory (only read during the call). */
+ds_status ds_classify_png_memory(const ds_model *model, const void *data, size_t size,
+                                 float *probabilities, size_t probability_count, int *out_class);
 
 #ifdef __cplusplus
 }

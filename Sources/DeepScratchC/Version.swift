@@ -1,15 +1,44 @@
 // The C ABI of libdeepscratch.so. Every function here is declared in
-// include/deepscratch.h, which is the contract; this file only converts.
+// include/deepscratch.h, which is the contract; these files only convert
+// arguments, call the engine, and turn every error into a status code.
+import DeepScratch
 
 /// The library version as a static C string, "MAJOR.MINOR.PATCH".
 @_cdecl("ds_version")
 public func ds_version() -> UnsafePointer<CChar> {
-    UnsafeRawPointer(deepScratchVersionString.utf8Start).assumingMemoryBound(to: CChar.self)
+    UnsafeRawPointer(libraryVersion.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
-/// The library's major version (must equal DS_VERSION_MAJOR of the header a
-/// program was compiled with).
+/// The library's major version.
 @_cdecl("ds_version_major")
-public func ds_version_major() -> Int32 { 0 }
+public func ds_version_major() -> Int32 { libraryMajor }
 
-let deepScratchVersionString: StaticString = "0.2.0"
+/// DS_OK if the caller's header has the library's major version.
+@_cdecl("ds_check_version")
+public func ds_check_version(_ headerMajor: Int32) -> Int32 {
+    guard headerMajor == libraryMajor else {
+        return fail(.versionMismatch,
+                    "deepscratch.h major version \(headerMajor) does not match libdeepscratch \(libraryVersion) (major \(libraryMajor)); rebuild against the installed header")
+    }
+    return Status.ok.rawValue
+}
+
+/// A static name for a status code.
+@_cdecl("ds_status_name")
+public func ds_status_name(_ status: Int32) -> UnsafePointer<CChar> {
+    let name: StaticString
+    switch Status(rawValue: status) {
+    case .ok: name = "DS_OK"
+    case .invalidArgument: name = "DS_ERR_INVALID_ARGUMENT"
+    case .io: name = "DS_ERR_IO"
+    case .badModel: name = "DS_ERR_BAD_MODEL"
+    case .badImage: name = "DS_ERR_BAD_IMAGE"
+    case .versionMismatch: name = "DS_ERR_VERSION_MISMATCH"
+    case .internalError: name = "DS_ERR_INTERNAL"
+    case nil: name = "DS_ERR_UNKNOWN"
+    }
+    return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+let libraryVersion: StaticString = "1.0.0"
+let libraryMajor: Int32 = 1

@@ -445,5 +445,5 @@ private func hex(_ v: UInt64) -> String {
 
 /// The library's version.
 public enum DeepScratchVersion {
-    public static let string = "0.2.0"
+    public static let string = "1.0.0"
 }

@@ -92,6 +92,11 @@ public struct Architecture: Equatable, Sendable {
         else { self.keep = keep }
     }
 
+    /// Number of trainable scalars: `Σ (in + 1) · out` over the dense layers.
+    public var parameterCount: Int {
+        (1..<max(1, sizes.count)).reduce(0) { $0 + (sizes[$1 - 1] + 1) * sizes[$1] }
+    }
+
     /// Builds the network: `Dense → activation → [Dropout]` per hidden layer,
     /// then `Dense → softmax`. Weights are drawn with `initialization`
     /// (default: the one suited to the activation), biases are 0; each

@@ -1,0 +1,98 @@
+import DeepScratch
+import Glibc
+
+/// Loads the model file at `path`.
+@_cdecl("ds_model_load")
+public func ds_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let path else { return fail(.invalidArgument, "path is NULL") }
+    guard let out else { return fail(.invalidArgument, "out_model is NULL") }
+    do {
+        let model = try InferenceModel(path: String(cString: path))
+        out.pointee = register(ModelHandle(model))
+        return Status.ok.rawValue
+    } catch {
+        return fail(error)
+    }
+}
+
+/// Loads a model from `size` bytes at `data`.
+@_cdecl("ds_model_load_memory")
+public func ds_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let data else { return fail(.invalidArgument, "data is NULL") }
+    guard let out else { return fail(.invalidArgument, "out_model is NULL") }
+    guard let n = count(size) else { return fail(.invalidArgument, "size \(UInt(bitPattern: size)) is too large") }
+    do {
+        let model = try InferenceModel(bytes: UnsafeRawBufferPointer(start: data, count: n), name: "<memory>")
+        out.pointee = register(ModelHandle(model))
+        return Status.ok.rawValue
+    } catch {
+        return fail(error)
+    }
+}
+
+/// Frees a model (NULL is fine).
+@_cdecl("ds_model_free")
+public func ds_model_free(_ model: OpaquePointer?) -> Int32 {
+    guard let model else { return Status.ok.rawValue }
+    guard unregister(model) else {
+        return fail(.invalidArgument, "model \(UnsafeMutableRawPointer(model)) is not a loaded model (freed twice, or not from ds_model_load)")
+    }
+    return Status.ok.rawValue
+}
+
+/// The number of input values of one image.
+@_cdecl("ds_model_input_size")
+public func ds_model_input_size(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
+    var status = Status.ok.rawValue
+    guard let handle = lookup(model, &status) else { return status }
+    guard let out else { return fail(.invalidArgument, "out_size is NULL") }
+    out.pointee = handle.inference.inputSize
+    return status
+}
+
+/// The number of classes.
+@_cdecl("ds_model_class_count")
+public func ds_model_class_count(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
+    var status = Status.ok.rawValue
+    guard let handle = lookup(model, &status) else { return status }
+    guard let out else { return fail(.invalidArgument, "out_count is NULL") }
+    out.pointee = handle.inference.classCount
+    return status
+}
+
+/// Copies a NUL-terminated `text` into (`buffer`, `capacity`), truncating,
+/// and reports its length without the NUL.
+func copyString(_ text: [CChar], _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int,
+                _ outLength: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let cap = count(capacity) else { return fail(.invalidArgument, "capacity is too large") }
+    let length = text.count - 1
+    if cap > 0 {
+        guard let buffer else { return fail(.invalidArgument, "buffer is NULL but capacity is \(cap)") }
+        let n = min(length, cap - 1)
+        text.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: n) }
+        buffer[n] = 0
+    }
+    outLength?.pointee = length
+    return Status.ok.rawValue
+}
+
+/// The label of class `index`.
+@_cdecl("ds_model_label")
+public func ds_model_label(_ model: OpaquePointer?, _ index: Int, _ buffer: UnsafeMutablePointer<CChar>?,
+                           _ capacity: Int, _ outLength: UnsafeMutablePointer<Int>?) -> Int32 {
+    var status = Status.ok.rawValue
+    guard let handle = lookup(model, &status) else { return status }
+    guard index >= 0, index < handle.labels.count else {
+        return fail(.invalidArgument, "class index \(UInt(bitPattern: index)) is out of range (the model has \(handle.labels.count) classes)")
+    }
+    return copyString(handle.labels[index], buffer, capacity, outLength)
+}
+
+/// The model's metadata as JSON.
+@_cdecl("ds_model_metadata")
+public func ds_model_metadata(_ model: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?,
+                              _ capacity: Int, _ outLength: UnsafeMutablePointer<Int>?) -> Int32 {
+    var status = Status.ok.rawValue
+    guard let handle = lookup(model, &status) else { return status }
+    return copyString(handle.metadata, buffer, capacity, outLength)
+}
