@@ -38,7 +38,7 @@ let package = Package(
             resources: [.copy("Resources/default.dsm")]),
 
         .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG"]),
-        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC"]),
+        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch"]),
         .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch"]),
     ]
 )

@@ -125,31 +125,32 @@ public final class InferenceModel: @unchecked Sendable {
 
     /// Class probabilities of `count` images, `inputSize` values each, one
     /// after another; `probabilities` receives `count × classCount` values.
+    ///
+    /// The batch stays example-major, as the caller lays it out: each layer
+    /// is `Zᵀ = Aᵀ·Wᵀ + b` (one row per image), so nothing is transposed.
     public func probabilities(batch pixels: UnsafePointer<Float>, count: Int,
                               into probabilities: UnsafeMutablePointer<Float>) {
         var start = 0
-        // Chunks of 256 images: matrix products, in buffers of this call.
+        // Chunks of up to 1,024 images, in buffers of this call.
         while start < count {
-            let m = min(256, count - start)
-            var A = Matrix<Float>(rows: inputSize, cols: m, zeroed: false)
-            for j in 0..<m {
-                let src = pixels + (start + j) * inputSize
-                for i in 0..<inputSize { A.data[i * m + j] = (src[i] - mean) * inverseStd }
-            }
+            let m = min(1024, count - start)
+            var A = Matrix<Float>(rows: m, cols: inputSize, zeroed: false)
+            // x = (p − mean) / std
+            let src = pixels + start * inputSize
+            for i in 0..<(m * inputSize) { A.data[i] = (src[i] - mean) * inverseStd }
             for (k, layer) in dense.enumerated() {
-                let Z = Matrix<Float>(rows: layer.outputs, cols: m, zeroed: false)
-                // Z = W·A + b
-                gemm(layer.W, A, into: Z)
-                addColumnVector(layer.b.data, to: Z.data, rows: layer.outputs, cols: m)
+                let Z = Matrix<Float>(rows: m, cols: layer.outputs, zeroed: false)
+                // Zᵀ = Aᵀ·Wᵀ, then + b on every row
+                gemm(A, layer.W, transposeB: true, into: Z)
+                for r in 0..<m {
+                    let row = Z.data + r * layer.outputs
+                    for i in 0..<layer.outputs { row[i] += layer.b.data[i] }
+                }
                 if k < dense.count - 1 { Self.activate(activation, Z.data, Z.count) }
                 A = Z
             }
-            // A is classes × m; softmax per column into example-major rows.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: classCount) { column in
-                for j in 0..<m {
-                    for c in 0..<classCount { column[c] = A.data[c * m + j] }
-                    Self.softmax(column.baseAddress!, classCount, into: probabilities + (start + j) * classCount)
-                }
+            for r in 0..<m {
+                Self.softmax(A.data + r * classCount, classCount, into: probabilities + (start + r) * classCount)
             }
             start += m
         }
