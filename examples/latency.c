@@ -36,7 +36,11 @@ int main(int argc, char **argv) {
     ds_model_class_count(model, &classes);
     gzFile f = gzopen(argv[2], "rb");
     unsigned char header[16];
-    if (f == NULL || gzread(f, header, 16) != 16) return 2;
+    if (f == NULL || gzread(f, header, 16) != 16 || header[2] != 8 || header[3] != 3 ||
+        (size_t)header[11] * (size_t)header[15] != size) {
+        fprintf(stderr, "latency: %s: not an IDX images file of %zu-pixel images\n", argv[2], size);
+        return 2;
+    }
     size_t count = 1000;
     unsigned char *bytes = malloc(count * size);
     float *images = malloc(count * size * sizeof *images);

@@ -3,7 +3,9 @@ import DeepScratch
 /// Checks the probabilities buffer of a call producing `needed` values.
 private func checkProbabilities(_ p: UnsafeMutablePointer<Float>?, _ capacity: Int, _ needed: Int) -> Int32? {
     guard p != nil else { return nil }
-    guard let cap = count(capacity), cap >= needed else {
+    // A capacity past Int.max (size_t values the Int cannot hold) is more than enough.
+    let cap = capacity < 0 ? Int.max : capacity
+    guard cap >= needed else {
         return fail(.invalidArgument, "probability_count \(UInt(bitPattern: capacity)) is less than the \(needed) values needed")
     }
     return nil

@@ -15,17 +15,27 @@ final class ModelHandle: Sendable {
     }
 }
 
-/// The live handles. A `ds_model *` is valid exactly while it is a key here;
-/// a call takes a strong reference under the lock, so a model freed by
-/// another thread meanwhile stays alive until that call ends.
-private let liveHandles = Mutex<[UInt: ModelHandle]>([:])
+/// The live handles. A `ds_model *` is a number handed out once and never
+/// again (so a freed handle cannot come back as another model), valid
+/// exactly while it is a key here; a call takes a strong reference under
+/// the lock, so a model freed by another thread meanwhile stays alive until
+/// that call ends.
+private struct Registry {
+    /// The next handle: multiples of 16 from 16, never 0, never reused.
+    var next: UInt = 16
+    var handles: [UInt: ModelHandle] = [:]
+}
+private let registry = Mutex(Registry())
 
 /// Registers a new model and returns its handle.
 func register(_ handle: ModelHandle) -> OpaquePointer {
-    let address = Unmanaged.passUnretained(handle).toOpaque()
-    let key = UInt(bitPattern: address)
-    liveHandles.withLock { $0[key] = handle }
-    return OpaquePointer(address)
+    let key = registry.withLock { r -> UInt in
+        let key = r.next
+        r.next &+= 16
+        r.handles[key] = handle
+        return key
+    }
+    return OpaquePointer(bitPattern: key)!
 }
 
 /// The model a handle names, or nil (with the error recorded) if the
@@ -35,9 +45,9 @@ func lookup(_ pointer: OpaquePointer?, _ status: inout Int32) -> ModelHandle? {
         status = fail(.invalidArgument, "model is NULL")
         return nil
     }
-    let key = UInt(bitPattern: UnsafeMutableRawPointer(pointer))
-    guard let handle = liveHandles.withLock({ $0[key] }) else {
-        status = fail(.invalidArgument, "model \(UnsafeMutableRawPointer(pointer)) is not a loaded model (freed, or not from ds_model_load)")
+    let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(pointer)))
+    guard let handle = registry.withLock({ $0.handles[key] }) else {
+        status = fail(.invalidArgument, "model \(UnsafeRawPointer(pointer)) is not a loaded model (freed, or not from ds_model_load)")
         return nil
     }
     return handle
@@ -45,8 +55,8 @@ func lookup(_ pointer: OpaquePointer?, _ status: inout Int32) -> ModelHandle? {
 
 /// Removes a handle; false if it was not live.
 func unregister(_ pointer: OpaquePointer) -> Bool {
-    let key = UInt(bitPattern: UnsafeMutableRawPointer(pointer))
-    return liveHandles.withLock { $0.removeValue(forKey: key) != nil }
+    let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(pointer)))
+    return registry.withLock { $0.handles.removeValue(forKey: key) != nil }
 }
 
 /// The model's metadata as JSON, written without Foundation.

@@ -35,7 +35,7 @@ public func ds_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int, _ out: 
 public func ds_model_free(_ model: OpaquePointer?) -> Int32 {
     guard let model else { return Status.ok.rawValue }
     guard unregister(model) else {
-        return fail(.invalidArgument, "model \(UnsafeMutableRawPointer(model)) is not a loaded model (freed twice, or not from ds_model_load)")
+        return fail(.invalidArgument, "model \(UnsafeRawPointer(model)) is not a loaded model (freed twice, or not from ds_model_load)")
     }
     return Status.ok.rawValue
 }
@@ -64,7 +64,8 @@ public func ds_model_class_count(_ model: OpaquePointer?, _ out: UnsafeMutablePo
 /// and reports its length without the NUL.
 func copyString(_ text: [CChar], _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                 _ outLength: UnsafeMutablePointer<Int>?) -> Int32 {
-    guard let cap = count(capacity) else { return fail(.invalidArgument, "capacity is too large") }
+    // A capacity past Int.max (size_t values the Int cannot hold) is more than enough.
+    let cap = capacity < 0 ? Int.max : capacity
     let length = text.count - 1
     if cap > 0 {
         guard let buffer else { return fail(.invalidArgument, "buffer is NULL but capacity is \(cap)") }

@@ -432,18 +432,22 @@ final class CABITests: XCTestCase {
 
     // MARK: - ds_classify_batch
 
-    func testBatchOf300ImagesEqualsClassifyingEachImage() throws {
+    func testBatchOf1100ImagesEqualsClassifyingEachImage() throws {
+        // More images than any chunk the library works in (256 or 1,024).
         let m = try load(smallModelPath)
-        let batch = images(300, seed: 20)
+        let count = 1100
+        let batch = images(count, seed: 20)
         let pixels = batch.flatMap { $0 }
-        var p = [Float](repeating: -1, count: 3000)
-        var classes = [Int32](repeating: -1, count: 300)
-        XCTAssertEqual(ds_classify_batch(m, pixels, 300, 784, &p, p.count, &classes), DS.ok, lastError())
+        var p = [Float](repeating: -1, count: count * 10 + 10)
+        var classes = [Int32](repeating: -1, count: count + 1)
+        XCTAssertEqual(ds_classify_batch(m, pixels, count, 784, &p, p.count, &classes), DS.ok, lastError())
         for (k, image) in batch.enumerated() {
             let one = classify(m, image)
             assertClose(Array(p[(k * 10)..<(k * 10 + 10)]), one.probabilities.map(Double.init), "image \(k)")
             XCTAssertEqual(classes[k], one.cls, "image \(k)")
         }
+        XCTAssertEqual(Array(p.suffix(10)), [Float](repeating: -1, count: 10), "nothing written past the images")
+        XCTAssertEqual(classes.last, -1, "nothing written past the images")
     }
 
     func testBatchWithOnlyClassesOrOnlyProbabilitiesGivesTheSameAnswers() throws {

@@ -404,4 +404,20 @@ final class CExamplesTests: XCTestCase {
         XCTAssertEqual(result.stdoutLines, ["8 threads, \(count) classifications, 0 mismatches, 0 errors"], result.summary)
         XCTAssertEqual(result.stderr, "")
     }
+
+    // MARK: - latency.c
+
+    func testLatencyExampleBuildsAndReportsBothMeasurements() throws {
+        // Only the shape of its output: the numbers are timings.
+        let images = try CPaths.mnistTestImages()
+        let latency = try buildC([CPaths.examples + "/latency.c"], name: "latency",
+                                 extraFlags: ["-D_POSIX_C_SOURCE=200809L"], libraries: ["-lz"])
+        let result = try runCProcess(latency, [CPaths.shippedModel, images, "50"], environment: try runEnvironment(), limit: 600)
+        XCTAssertEqual(result.status, 0, result.summary)
+        let lines = result.stdoutLines
+        XCTAssertEqual(lines.count, 2, result.summary)
+        XCTAssertTrue(lines.first?.hasPrefix("single image: median ") == true && lines.first?.hasSuffix(" (50 calls)") == true,
+                      result.summary)
+        XCTAssertTrue(lines.last?.hasPrefix("batch of 1000: median ") == true, result.summary)
+    }
 }
