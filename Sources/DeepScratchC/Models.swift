@@ -40,24 +40,26 @@ public func ds_model_free(_ model: OpaquePointer?) -> Int32 {
     return Status.ok.rawValue
 }
 
+/// Writes one number about a live model to `out`.
+private func answer(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?, _ name: String,
+                    _ value: (InferenceModel) -> Int) -> Int32 {
+    var status = Status.ok.rawValue
+    guard let handle = lookup(model, &status) else { return status }
+    guard let out else { return fail(.invalidArgument, "\(name) is NULL") }
+    out.pointee = value(handle.inference)
+    return status
+}
+
 /// The number of input values of one image.
 @_cdecl("ds_model_input_size")
 public func ds_model_input_size(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
-    var status = Status.ok.rawValue
-    guard let handle = lookup(model, &status) else { return status }
-    guard let out else { return fail(.invalidArgument, "out_size is NULL") }
-    out.pointee = handle.inference.inputSize
-    return status
+    answer(model, out, "out_size") { $0.inputSize }
 }
 
 /// The number of classes.
 @_cdecl("ds_model_class_count")
 public func ds_model_class_count(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
-    var status = Status.ok.rawValue
-    guard let handle = lookup(model, &status) else { return status }
-    guard let out else { return fail(.invalidArgument, "out_count is NULL") }
-    out.pointee = handle.inference.classCount
-    return status
+    answer(model, out, "out_count") { $0.classCount }
 }
 
 /// Copies a NUL-terminated `text` into (`buffer`, `capacity`), truncating,

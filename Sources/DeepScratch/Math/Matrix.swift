@@ -98,19 +98,11 @@ extension Matrix: CustomStringConvertible {
 ///
 /// `op(X)` is `X` or `Xᵀ`. `C` must already have the shape of the product;
 /// its column count is adjusted to it.
-/// How a large product is shared among the threads.
-enum GemmSplit {
-    /// Row blocks of C, except column blocks when only A is transposed.
-    case automatic
-    /// Column blocks of C: each thread packs its own slice of B.
-    case columns
-}
-
 @inline(__always)
 func gemm<T: Scalar>(
     _ A: Matrix<T>, transposeA: Bool = false,
     _ B: Matrix<T>, transposeB: Bool = false,
-    into C: Matrix<T>, alpha: T = 1, beta: T = 0, split: GemmSplit = .automatic
+    into C: Matrix<T>, alpha: T = 1, beta: T = 0
 ) {
     let m = transposeA ? A.cols : A.rows
     let k = transposeA ? A.rows : A.cols
@@ -152,7 +144,7 @@ func gemm<T: Scalar>(
     let lda = max(1, A.cols), ldb = max(1, B.cols), ldc = max(1, C.cols)
     let a = A.data, b = B.data, c = C.data
     let pool = Parallelism.pool
-    let splitColumns = split == .columns || (transposeA && !transposeB)
+    let splitColumns = transposeA && !transposeB
     let extent = splitColumns ? n : m
     let pieces = m * n * k >= 1 << 20 ? min(pool.threads, extent / 16) : 1
     if pieces <= 1 {
@@ -166,11 +158,9 @@ func gemm<T: Scalar>(
         let lo = min(extent, i * chunk), hi = min(extent, lo + chunk)
         guard i < pieces, lo < hi else { return }
         if splitColumns {
-            // Columns lo..<hi of C = op(A) · columns lo..<hi of op(B)
-            // (columns of B, or rows of B when it is transposed).
-            let bBlock = transposeB ? b + lo * ldb : b + lo
+            // Columns lo..<hi of C = op(A) · columns lo..<hi of B.
             T.blasGemm(transA: transposeA, transB: transposeB, m: m, n: hi - lo, k: k,
-                       alpha: alpha, a: a, lda: lda, b: bBlock, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                       alpha: alpha, a: a, lda: lda, b: b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
         } else {
             // Rows lo..<hi of C = rows lo..<hi of op(A) · op(B).
             let aBlock = transposeA ? a + lo : a + lo * lda
