@@ -14,6 +14,8 @@
 #   5. dsc bench --only recipe --runs 3    (time to 98.0/98.5 %, peak memory of dsc train)
 #   6. PyTorch on the same default recipe  (docs/tools/torch_default_recipe.py under /usr/bin/time -v)
 #   7. classification: examples/latency on a C1-size model trained by dsc, and infer_peer.py (ONNX Runtime)
+#
+# QUICK=1 runs every step briefly (peers' --quick, one short dsc run each) to check the script.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/dsc-vs-peers}
@@ -26,25 +28,27 @@ export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 [ -x "$dsc" ] || { echo "build first: swift build -c release -Xcc -fno-math-errno -Xswiftc -target-cpu -Xswiftc native" >&2; exit 2; }
 [ -x "$py" ] || { echo "no peers venv at $py: run $peers/setup.sh" >&2; exit 2; }
 step() { echo "== $(date +%H:%M:%S) $*" >&2; }
+quick=() ours=() runs=(--runs 3) epochs=()
+if [ "${QUICK:-0}" = 1 ]; then quick=(--quick); ours=(--repeats 1 --steps 10 --seconds 0.2); runs=(--runs 1); epochs=(1); fi
 
 step "1 dsc bench (gemm, training)"
-"$dsc" bench --only gemm,training --json --data "$data" > "$out/ours-1.json"
+"$dsc" bench --only gemm,training --json --data "$data" "${ours[@]}" > "$out/ours-1.json"
 step "2 PyTorch C1, C3"
-(cd "$peers" && PEERS_WORK=$out/work "$py" torch_peer.py --configs C1,C3 --data-dir "$data" --out "$out/torch") > "$out/torch.log" 2>&1
+(cd "$peers" && PEERS_WORK=$out/work "$py" torch_peer.py "${quick[@]}" --configs C1,C3 --data-dir "$data" --out "$out/torch") > "$out/torch.log" 2>&1
 step "3 numpy C1"
-(cd "$peers" && PEERS_WORK=$out/work "$py" numpy_peer.py --configs C1 --data-dir "$data" --out "$out/numpy") > "$out/numpy.log" 2>&1
+(cd "$peers" && PEERS_WORK=$out/work "$py" numpy_peer.py "${quick[@]}" --configs C1 --data-dir "$data" --out "$out/numpy") > "$out/numpy.log" 2>&1
 step "4 dsc bench (gemm, training) again"
-"$dsc" bench --only gemm,training --json --data "$data" > "$out/ours-2.json"
+"$dsc" bench --only gemm,training --json --data "$data" "${ours[@]}" > "$out/ours-2.json"
 step "5 dsc bench (recipe, 3 runs)"
-"$dsc" bench --only recipe --runs 3 --json --data "$data" > "$out/recipe.json"
+"$dsc" bench --only recipe "${runs[@]}" --json --data "$data" > "$out/recipe.json"
 step "6 PyTorch on the default recipe"
-/usr/bin/time -v "$py" "$root/docs/tools/torch_default_recipe.py" "$data" > "$out/torch-recipe.log" 2> "$out/torch-recipe.time"
+/usr/bin/time -v "$py" "$root/docs/tools/torch_default_recipe.py" "$data" "${epochs[@]}" > "$out/torch-recipe.log" 2> "$out/torch-recipe.time"
 step "7 classification through the C ABI and ONNX Runtime"
 "$dsc" train --data "$data" --hidden 784,1024 --optimizer sgd --lr 0.1 --keep 0.8 --initialization small \
     --augment-shift 0 --dev 0 --epochs 3 -o "$out/c1.dsm" > "$out/c1-train.log" 2>&1
 make -s -C "$root/examples" latency > /dev/null
 "$root/examples/latency" "$out/c1.dsm" "$data/t10k-images-idx3-ubyte.gz" > "$out/latency-c1.txt"
-(cd "$peers" && PEERS_WORK=$out/work "$py" infer_peer.py --data-dir "$data" --out "$out/infer") > "$out/infer.log" 2>&1 || true
+(cd "$peers" && PEERS_WORK=$out/work "$py" infer_peer.py "${quick[@]}" --data-dir "$data" --out "$out/infer") > "$out/infer.log" 2>&1 || true
 "$root/examples/latency" "$out/c1.dsm" "$data/t10k-images-idx3-ubyte.gz" >> "$out/latency-c1.txt"
 
 step "summary"
