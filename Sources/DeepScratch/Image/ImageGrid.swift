@@ -40,10 +40,12 @@ public enum ImageGrid {
         let cell = cellSize(tiles, scale: scale)
         let cols = max(1, min(columns, tiles.count))
         let rows = max(1, (tiles.count + cols - 1) / cols)
-        let top = title == nil ? 0 : 2 * lineHeight + padding
-        let width = max(cols * cell.width, title.map { BitmapFont.width($0, scale: 2) + 2 * padding } ?? 0)
+        // The title is drawn twice as large when that fits above the cells.
+        let titleScale = title.map { BitmapFont.width($0, scale: 2) + 2 * padding <= cols * cell.width ? 2 : 1 } ?? 1
+        let top = title == nil ? 0 : titleScale * lineHeight + padding
+        let width = max(cols * cell.width, title.map { BitmapFont.width($0, scale: titleScale) + 2 * padding } ?? 0)
         var canvas = Canvas(width: width, height: top + rows * cell.height)
-        if let title { canvas.text(title, x: padding, y: padding, .black, scale: 2) }
+        if let title { canvas.text(title, x: padding, y: padding, .black, scale: titleScale) }
         for (i, tile) in tiles.enumerated() {
             let x = (i % cols) * cell.width, y = top + (i / cols) * cell.height
             let imageX = x + (cell.width - tile.cols * scale) / 2

@@ -201,7 +201,7 @@ public enum PNG {
 
     /// Luma, ITU-R BT.601 weights in 8-bit fixed point (77 + 150 + 29 = 256).
     @inline(__always)
-    static func luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
+    public static func luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
         let sum = 77 * UInt32(r) + 150 * UInt32(g) + 29 * UInt32(b) + 128
         return UInt8(truncatingIfNeeded: sum >> 8)
     }
