@@ -8,7 +8,7 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Export a model to ONNX (opset \(ONNXExport.opsetVersion)), to serve it with ONNX Runtime or any ONNX engine.",
         discussion: """
-            The ONNX graph takes '\(ONNXExport.inputName)', float [N, \("pixels")] in [0, 1] \
+            The ONNX graph takes '\(ONNXExport.inputName)', float [N, height·width] in [0, 1] \
             (0 background, 1 ink, as the C library's float input), standardizes \
             it as the model does, and returns '\(ONNXExport.outputName)', float [N, classes]. \
             The class names are in the file's metadata ('classes', a JSON array).

@@ -98,6 +98,7 @@ final class ONNXExportTests: XCTestCase {
         let python = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, folder.path, "\(n)"] + names)
         XCTAssertEqual(python.status, 0, "the ONNX client failed (are onnx and onnxruntime installed for python3?): \(python.stderr)")
         guard python.status == 0 else { return }
+        print("ONNX client report: \(python.stdout)")
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as? [String: [String: Any]])
         for name in names {
             let r = try XCTUnwrap(report[name], name)
