@@ -114,6 +114,8 @@ struct TrainCommand: ParsableCommand {
             || (dataset == nil && data == nil && resumed?.metadata["train.dataset"]?.stringValue == DataLocation.fashionTag)
         let datasetName = fashion ? "fashion" : dataset
         let classNames = try DataLocation.classNames(classes, dataset: datasetName, fallback: resumed?.classes)
+        // Bad flags fail before any data is read or downloaded; the input size comes from the data.
+        _ = try makeConfig(resuming: resumed, classCount: classNames.count, fashion: fashion)
         let directory = try DataLocation.resolve(data, dataset: datasetName)
         let loadStart = monotonicSeconds()
         let dataset = try IDXDataset.load(directory: directory, classes: classNames.count)
