@@ -25,19 +25,26 @@ public enum ImageGrid {
     /// Captions longer than this many characters are cut.
     public static let maximumCaption = 24
 
+    /// Captions are drawn twice as large when every one fits under its image (short labels such as digits).
+    public static func captionScale(_ tiles: [GridTile], scale: Int) -> Int {
+        tiles.allSatisfy { t in t.captions.allSatisfy { BitmapFont.width($0.text, scale: 2) <= t.cols * scale } } ? 2 : 1
+    }
+
     /// The cell size for `tiles` drawn `scale` times enlarged.
     public static func cellSize(_ tiles: [GridTile], scale: Int) -> (width: Int, height: Int) {
+        let textScale = captionScale(tiles, scale: scale)
         let imageWidth = tiles.map { $0.cols * scale }.max() ?? 0
         let imageHeight = tiles.map { $0.rows * scale }.max() ?? 0
-        let textWidth = tiles.flatMap { $0.captions.map { BitmapFont.width(String($0.text.prefix(maximumCaption))) } }.max() ?? 0
+        let textWidth = tiles.flatMap { $0.captions.map { BitmapFont.width(String($0.text.prefix(maximumCaption)), scale: textScale) } }.max() ?? 0
         let lines = tiles.map(\.captions.count).max() ?? 0
-        return (max(imageWidth, textWidth) + 2 * padding, imageHeight + lines * lineHeight + 2 * padding)
+        return (max(imageWidth, textWidth) + 2 * padding, imageHeight + lines * lineHeight * textScale + 2 * padding)
     }
 
     /// The grid, `columns` cells wide, images enlarged `scale` times,
     /// with an optional title line on top.
     public static func draw(_ tiles: [GridTile], columns: Int = 8, scale: Int = 2, title: String? = nil) -> Canvas {
         let cell = cellSize(tiles, scale: scale)
+        let textScale = captionScale(tiles, scale: scale)
         let cols = max(1, min(columns, tiles.count))
         let rows = max(1, (tiles.count + cols - 1) / cols)
         // The title is drawn twice as large when that fits above the cells.
@@ -52,8 +59,9 @@ public enum ImageGrid {
             canvas.draw(gray: tile.pixels, width: tile.cols, height: tile.rows, x: imageX, y: y + padding, scale: scale)
             for (line, caption) in tile.captions.enumerated() {
                 let text = String(caption.text.prefix(maximumCaption))
-                canvas.text(text, x: x + (cell.width - BitmapFont.width(text)) / 2,
-                            y: y + padding + tile.rows * scale + 3 + line * lineHeight, caption.color)
+                canvas.text(text, x: x + (cell.width - BitmapFont.width(text, scale: textScale)) / 2,
+                            y: y + padding + tile.rows * scale + 3 * textScale + line * lineHeight * textScale,
+                            caption.color, scale: textScale)
             }
         }
         return canvas
