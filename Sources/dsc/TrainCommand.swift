@@ -11,7 +11,7 @@ let interruptRequested = Atomic<Bool>(false)
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a fully connected network on MNIST and save the model.",
+        abstract: "Train a fully connected network on MNIST, Fashion-MNIST or any IDX data set, and save the model.",
         discussion: """
             The last --dev images of the training set are held out as the dev split; \
             inputs are standardized with the mean and standard deviation of the \
