@@ -210,7 +210,7 @@ struct TrainCommand: ParsableCommand {
                 curve.append(CurvePoint(epoch: r.epoch, trainLoss: r.trainCost, trainAccuracy: r.trainAccuracy,
                                         devLoss: r.dev?.cost, devAccuracy: r.dev?.accuracy))
                 do {
-                    if let plot { try PNG.write(LearningCurveChart.draw(curve), to: plot) }
+                    if let plot { try PNG.write(LearningCurveChart.draw(curve, epochs: config.epochs), to: plot) }
                     if let log { try TrainingLog.write(curve, to: log) }
                 } catch {
                     checkpointError = error

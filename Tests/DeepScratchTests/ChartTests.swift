@@ -76,6 +76,14 @@ final class ChartTests: XCTestCase {
         XCTAssertTrue(near.contains(LearningCurveChart.trainColor), "the train line is drawn between its points")
     }
 
+    func testEpochAxisReachesThePlannedEpochsWhileTrainingRuns() {
+        let (loss, _) = LearningCurveChart.layout(Array(points.prefix(2)), epochs: 30)
+        XCTAssertEqual(loss.x.hi, 30)
+        let canvas = LearningCurveChart.draw(Array(points.prefix(2)), epochs: 30)
+        let q = loss.pixel(2, 0.8)
+        XCTAssertEqual(canvas[q.x, q.y], LearningCurveChart.trainColor)
+    }
+
     func testChartWithoutDevSplitDrawsOnlyTrainCurves() {
         let trainOnly = points.map { CurvePoint(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy) }
         let canvas = LearningCurveChart.draw(trainOnly)

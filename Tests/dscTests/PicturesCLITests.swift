@@ -85,7 +85,7 @@ final class PicturesCLITests: XCTestCase {
         let image = try PNG.read(path: plot)
         XCTAssertEqual(image.width, LearningCurveChart.width)
         XCTAssertEqual(image.height, LearningCurveChart.height)
-        let (lossPanel, accuracyPanel) = LearningCurveChart.layout(points)
+        let (lossPanel, accuracyPanel) = LearningCurveChart.layout(points, epochs: 4)
         func luma(_ c: RGB) -> UInt8 { PNG.luma(c.r, c.g, c.b) }
         func gray(_ q: (x: Int, y: Int)) -> UInt8 { image.gray[q.y * image.width + q.x] }
         for p in points {

@@ -88,9 +88,11 @@ public enum LearningCurveChart {
     public static let trainColor = RGB.blue
     public static let devColor = RGB.orange
 
-    /// Where each panel sits and what its axes span for these points.
-    public static func layout(_ points: [CurvePoint]) -> (loss: ChartPanel, accuracy: ChartPanel) {
-        let lastEpoch = points.map(\.epoch).max() ?? 1
+    /// Where each panel sits and what its axes span for these points; the
+    /// epoch axis reaches at least `epochs` (the planned total, so that the
+    /// axis stays put while training runs).
+    public static func layout(_ points: [CurvePoint], epochs: Int = 1) -> (loss: ChartPanel, accuracy: ChartPanel) {
+        let lastEpoch = max(epochs, points.map(\.epoch).max() ?? 1)
         let x = ChartAxis.nice(0, Double(max(1, lastEpoch)), tickCount: 6, minimumStep: 1)
         let losses = points.flatMap { [$0.trainLoss] + ($0.devLoss.map { [$0] } ?? []) }.filter(\.isFinite)
         let accuracies = points.flatMap { [$0.trainAccuracy] + ($0.devAccuracy.map { [$0] } ?? []) }.map { $0 * 100 }
@@ -106,10 +108,11 @@ public enum LearningCurveChart {
         return (panel(0, loss), panel(1, accuracy))
     }
 
-    /// The chart of `points` (epochs in increasing order).
-    public static func draw(_ points: [CurvePoint]) -> Canvas {
+    /// The chart of `points` (epochs in increasing order), the epoch axis
+    /// reaching at least `epochs`.
+    public static func draw(_ points: [CurvePoint], epochs: Int = 1) -> Canvas {
         var canvas = Canvas(width: width, height: height)
-        let (lossPanel, accuracyPanel) = layout(points)
+        let (lossPanel, accuracyPanel) = layout(points, epochs: epochs)
         drawPanel(&canvas, lossPanel, title: "loss",
                   train: points.map { (Double($0.epoch), $0.trainLoss) },
                   dev: points.compactMap { p in p.devLoss.map { (Double(p.epoch), $0) } })
