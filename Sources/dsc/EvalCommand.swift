@@ -140,16 +140,19 @@ struct EvalCommand: ParsableCommand {
         } else {
             print("model: \(modelPath)")
             print("accuracy: \(Format.percent(report.accuracy)) on \(report.count) \(images == nil ? "test images" : "PNG files")")
-            print("class  precision  recall")
+            // Columns as wide as the longest class name (Fashion-MNIST's "T-shirt/top").
+            let nameWidth = max(5, classes.map(\.count).max() ?? 0)
+            let columnWidth = max(5, (classes.map(\.count).max() ?? 0) + 1)
+            print("class".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  precision  recall")
             for k in 0..<classes.count {
                 let p = report.precision(k).map { Format.percent($0) } ?? "-"
                 let r = report.recall(k).map { Format.percent($0) } ?? "-"
-                print("\(classes[k].padding(toLength: 5, withPad: " ", startingAt: 0))  \(p.padding(toLength: 9, withPad: " ", startingAt: 0))  \(r)")
+                print("\(classes[k].padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(p.padding(toLength: 9, withPad: " ", startingAt: 0))  \(r)")
             }
             print("confusion matrix (rows: true class, columns: predicted):")
-            print("      " + classes.map { $0.padding(toLength: 5, withPad: " ", startingAt: 0) }.joined())
+            print(String(repeating: " ", count: nameWidth + 1) + classes.map { $0.padding(toLength: columnWidth, withPad: " ", startingAt: 0) }.joined())
             for t in 0..<classes.count {
-                print(classes[t].padding(toLength: 6, withPad: " ", startingAt: 0) + report.confusion[t].map { String($0).padding(toLength: 5, withPad: " ", startingAt: 0) }.joined())
+                print(classes[t].padding(toLength: nameWidth + 1, withPad: " ", startingAt: 0) + report.confusion[t].map { String($0).padding(toLength: columnWidth, withPad: " ", startingAt: 0) }.joined())
             }
             if !shown.isEmpty {
                 print("most confident mistakes:")
