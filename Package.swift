@@ -32,6 +32,7 @@ let package = Package(
             name: "dsc",
             dependencies: [
                 "DeepScratch",
+                "DeepScratchC",  // dsc bench measures classification through the C ABI's functions
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The shipped model, copied beside the executable (dsc predict's default).

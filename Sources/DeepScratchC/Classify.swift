@@ -27,7 +27,7 @@ private func withProbabilities<R>(_ caller: UnsafeMutablePointer<Float>?, _ n: I
 }
 
 /// One image of floats.
-@_cdecl("ds_classify")
+@c(ds_classify)
 public func ds_classify(_ model: OpaquePointer?, _ pixels: UnsafePointer<Float>?, _ pixelCount: Int,
                         _ probabilities: UnsafeMutablePointer<Float>?, _ probabilityCount: Int,
                         _ outClass: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -48,7 +48,7 @@ public func ds_classify(_ model: OpaquePointer?, _ pixels: UnsafePointer<Float>?
 }
 
 /// Many images of floats.
-@_cdecl("ds_classify_batch")
+@c(ds_classify_batch)
 public func ds_classify_batch(_ model: OpaquePointer?, _ pixels: UnsafePointer<Float>?, _ imageCount: Int,
                               _ pixelsPerImage: Int, _ probabilities: UnsafeMutablePointer<Float>?,
                               _ probabilityCount: Int, _ outClasses: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -105,7 +105,7 @@ private func classify(_ handle: ModelHandle, _ decode: () throws -> GrayImage, n
 }
 
 /// A PNG file.
-@_cdecl("ds_classify_png_file")
+@c(ds_classify_png_file)
 public func ds_classify_png_file(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?,
                                  _ probabilities: UnsafeMutablePointer<Float>?, _ probabilityCount: Int,
                                  _ outClass: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -117,7 +117,7 @@ public func ds_classify_png_file(_ model: OpaquePointer?, _ path: UnsafePointer<
 }
 
 /// PNG bytes in memory.
-@_cdecl("ds_classify_png_memory")
+@c(ds_classify_png_memory)
 public func ds_classify_png_memory(_ model: OpaquePointer?, _ data: UnsafeRawPointer?, _ size: Int,
                                    _ probabilities: UnsafeMutablePointer<Float>?, _ probabilityCount: Int,
                                    _ outClass: UnsafeMutablePointer<Int32>?) -> Int32 {

@@ -44,7 +44,7 @@ func fail(_ error: Error) -> Int32 {
 }
 
 /// The calling thread's last error message ("" if none).
-@_cdecl("ds_last_error")
+@c(ds_last_error)
 public func ds_last_error() -> UnsafePointer<CChar> {
     if let p = pthread_getspecific(errorKey) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
     return UnsafeRawPointer(emptyMessage.utf8Start).assumingMemoryBound(to: CChar.self)

@@ -2,7 +2,7 @@ import DeepScratch
 import Glibc
 
 /// Loads the model file at `path`.
-@_cdecl("ds_model_load")
+@c(ds_model_load)
 public func ds_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guard let path else { return fail(.invalidArgument, "path is NULL") }
     guard let out else { return fail(.invalidArgument, "out_model is NULL") }
@@ -16,7 +16,7 @@ public func ds_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePoi
 }
 
 /// Loads a model from `size` bytes at `data`.
-@_cdecl("ds_model_load_memory")
+@c(ds_model_load_memory)
 public func ds_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guard let data else { return fail(.invalidArgument, "data is NULL") }
     guard let out else { return fail(.invalidArgument, "out_model is NULL") }
@@ -31,7 +31,7 @@ public func ds_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int, _ out: 
 }
 
 /// Frees a model (NULL is fine).
-@_cdecl("ds_model_free")
+@c(ds_model_free)
 public func ds_model_free(_ model: OpaquePointer?) -> Int32 {
     guard let model else { return Status.ok.rawValue }
     guard unregister(model) else {
@@ -51,13 +51,13 @@ private func answer(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?, 
 }
 
 /// The number of input values of one image.
-@_cdecl("ds_model_input_size")
+@c(ds_model_input_size)
 public func ds_model_input_size(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
     answer(model, out, "out_size") { $0.inputSize }
 }
 
 /// The number of classes.
-@_cdecl("ds_model_class_count")
+@c(ds_model_class_count)
 public func ds_model_class_count(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
     answer(model, out, "out_count") { $0.classCount }
 }
@@ -80,7 +80,7 @@ func copyString(_ text: [CChar], _ buffer: UnsafeMutablePointer<CChar>?, _ capac
 }
 
 /// The label of class `index`.
-@_cdecl("ds_model_label")
+@c(ds_model_label)
 public func ds_model_label(_ model: OpaquePointer?, _ index: Int, _ buffer: UnsafeMutablePointer<CChar>?,
                            _ capacity: Int, _ outLength: UnsafeMutablePointer<Int>?) -> Int32 {
     var status = Status.ok.rawValue
@@ -92,7 +92,7 @@ public func ds_model_label(_ model: OpaquePointer?, _ index: Int, _ buffer: Unsa
 }
 
 /// The model's metadata as JSON.
-@_cdecl("ds_model_metadata")
+@c(ds_model_metadata)
 public func ds_model_metadata(_ model: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?,
                               _ capacity: Int, _ outLength: UnsafeMutablePointer<Int>?) -> Int32 {
     var status = Status.ok.rawValue

@@ -4,17 +4,17 @@
 import DeepScratch
 
 /// The library version as a static C string, "MAJOR.MINOR.PATCH".
-@_cdecl("ds_version")
+@c(ds_version)
 public func ds_version() -> UnsafePointer<CChar> {
     UnsafeRawPointer(libraryVersion.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 /// The library's major version.
-@_cdecl("ds_version_major")
+@c(ds_version_major)
 public func ds_version_major() -> Int32 { libraryMajor }
 
 /// DS_OK if the caller's header has the library's major version.
-@_cdecl("ds_check_version")
+@c(ds_check_version)
 public func ds_check_version(_ headerMajor: Int32) -> Int32 {
     guard headerMajor == libraryMajor else {
         return fail(.versionMismatch,
@@ -24,7 +24,7 @@ public func ds_check_version(_ headerMajor: Int32) -> Int32 {
 }
 
 /// A static name for a status code.
-@_cdecl("ds_status_name")
+@c(ds_status_name)
 public func ds_status_name(_ status: Int32) -> UnsafePointer<CChar> {
     let name: StaticString
     switch Status(rawValue: status) {

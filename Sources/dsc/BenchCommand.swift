@@ -6,7 +6,19 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure matrix-product speed on this machine (release builds only give meaningful figures).")
+        abstract: "Measure the engine on this machine: products, training, inference, the default recipe (release builds only).",
+        discussion: """
+            Without --load or --classify, runs the suite (or the parts named by --only):
+              gemm       sgemm GFLOP/s through the engine on 1024³ and the training shapes, and the
+                         ceiling: cblas_sgemm 1024³ with OpenBLAS's own threads
+              training   samples/s, GFLOP/s and share of the ceiling for the peers' jobs C1 and C3
+                         (batch 128 and 32); heap allocations per step when run with
+                         LD_PRELOAD=malloc_count.so (docs/tools/malloc_count.c)
+              inference  ds_classify (one image) and ds_classify_batch (1,000) through the C ABI
+              recipe     the default dsc train as a child process: training time to 98.0 % and
+                         98.5 % test accuracy, final accuracy, wall time, peak memory
+            Every figure is a median with min and max; docs/performance.md explains each.
+            """)
 
     @Option(parsing: .unconditional, help: "Threads (default: the number of CPUs).")
     var threads: Int?
@@ -25,6 +37,27 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Model for --classify (default: the shipped model).")
     var model: String?
+
+    @Option(help: "Parts of the suite to run, comma-separated: gemm, training, inference, recipe. (default: all)")
+    var only: String = "gemm,training,inference,recipe"
+
+    @Flag(help: "Print the suite's figures as JSON.")
+    var json = false
+
+    @Option(help: "Folder with the MNIST IDX files (training, inference and recipe). Default: as dsc train.")
+    var data: String?
+
+    @Option(parsing: .unconditional, help: "Timed epochs per training job (after one untimed).")
+    var repeats: Int = 5
+
+    @Option(parsing: .unconditional, help: "Steps per timed training epoch.")
+    var steps: Int = 100
+
+    @Option(parsing: .unconditional, help: "Runs of the default recipe.")
+    var runs: Int = 3
+
+    @Option(parsing: .unconditional, help: "Single-image ds_classify calls.")
+    var calls: Int = 10000
 
     func run() throws {
         if let classify {
@@ -100,19 +133,81 @@ struct BenchCommand: ParsableCommand {
             return
         }
         if let threads, threads < 1 { throw DeepScratchError.invalidSetting(name: "--threads", value: "\(threads)", expected: "a positive integer") }
-        Parallelism.setThreads(threads ?? Parallelism.processorCount)
-        let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
-            ("1024x1024x1024", 1024, 1024, 1024, false, false),
-            ("forward W1·X   (1024x784 · 784x128)", 1024, 128, 784, false, false),
-            ("forward W2·A   (1024x1024 · 1024x128)", 1024, 128, 1024, false, false),
-            ("dW1 = dZ·Xᵀ     (1024x128 · 128x784)", 1024, 784, 128, false, true),
-            ("dW2 = dZ·Aᵀ     (1024x128 · 128x1024)", 1024, 1024, 128, false, true),
-            ("dA = W2ᵀ·dZ     (1024x1024ᵀ · 1024x128)", 1024, 128, 1024, true, false),
-        ]
-        print("sgemm through the engine, \(Parallelism.threads) threads (GFLOP/s: median [min, max])")
-        for (name, m, n, k, ta, tb) in shapes {
-            let r = GemmBenchmark.measure(m: m, n: n, k: k, transposeA: ta, transposeB: tb, seconds: seconds)
-            print("  \(name.padding(toLength: 42, withPad: " ", startingAt: 0)) \(Format.fixed(r.median, 1))  [\(Format.fixed(r.min, 1)), \(Format.fixed(r.max, 1))]")
+        let parts = only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let known: Set<String> = ["gemm", "training", "inference", "recipe"]
+        if let unknown = parts.first(where: { !known.contains($0) }) {
+            throw DeepScratchError.invalidSetting(name: "--only", value: unknown, expected: "gemm, training, inference or recipe")
         }
+        for (name, value) in [("--repeats", repeats), ("--steps", steps), ("--runs", runs), ("--calls", calls)] where value < 1 {
+            throw DeepScratchError.invalidSetting(name: name, value: "\(value)", expected: "a positive integer")
+        }
+        guard seconds > 0, seconds.isFinite else {
+            throw DeepScratchError.invalidSetting(name: "--seconds", value: "\(seconds)", expected: "a positive number of seconds")
+        }
+        let threadCount = threads ?? Parallelism.processorCount
+        Parallelism.setThreads(threadCount)
+        let started = Date()
+        var figures = [BenchFigure]()
+        func report(_ new: [BenchFigure]) {
+            figures += new
+            guard !json else { return }
+            for f in new {
+                let digits = f.median >= 1000 ? 0 : (f.median >= 10 ? 1 : 2)
+                var line = "  \(f.name.padding(toLength: 72, withPad: " ", startingAt: 0)) \(Format.fixed(f.median, digits)) \(f.unit)"
+                line += "  [\(Format.fixed(f.min, digits)), \(Format.fixed(f.max, digits))]"
+                line += f.runs > 1 ? "  (\(f.runs) runs)" : ""
+                if let note = f.note { line += "  \(note)" }
+                print(line)
+            }
+            fflush(nil)
+        }
+        func header(_ text: String) { if !json { print(text); fflush(nil) } }
+        var ceiling: Double?
+        if parts.contains("gemm") {
+            header("gemm (\(threadCount) threads; GFLOP/s: median [min, max])")
+            let g = BenchSuite.gemm(threads: threadCount, seconds: seconds)
+            ceiling = g.first?.median
+            report(g)
+        }
+        let needsData = parts.contains("training") || parts.contains("inference") || parts.contains("recipe")
+        let directory = needsData ? try DataLocation.resolve(data) : ""
+        let dataset = parts.contains("training") || parts.contains("inference")
+            ? try IDXDataset.load(directory: directory) : nil
+        if parts.contains("training"), let dataset {
+            header("training (\(threadCount) threads; \(repeats) timed epochs of \(steps) steps each, after one untimed)"
+                   + (BenchSuite.allocationCounter == nil ? "; heap allocations not counted (no LD_PRELOAD=malloc_count.so)" : ""))
+            for job in [TrainingJob.c1, TrainingJob.c3(batch: 128), TrainingJob.c3(batch: 32), TrainingJob.defaultRecipe] {
+                report(try BenchSuite.training(job, data: dataset.train, repeats: repeats, steps: steps, ceiling: ceiling))
+            }
+        }
+        if parts.contains("inference"), let dataset {
+            header("inference through the C ABI (\(threadCount) threads)")
+            report(try BenchSuite.inference(modelPath: try DefaultModel.path(model), images: dataset.test, calls: calls))
+        }
+        if parts.contains("recipe") {
+            header("default recipe: \(runs) runs of dsc train --data \(directory) --test-each-epoch")
+            report(try BenchSuite.recipe(dataDirectory: directory, runs: runs, threads: threadCount))
+        }
+        if json {
+            struct Report: Codable {
+                var date: String
+                var machine: String
+                var threads: Int
+                var figures: [BenchFigure]
+            }
+            let formatter = ISO8601DateFormatter()
+            let report = Report(date: formatter.string(from: started), machine: Self.machine(), threads: threadCount, figures: figures)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    /// The CPU model and count, from /proc/cpuinfo.
+    static func machine() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        return "\(model), \(Parallelism.processorCount) CPUs"
     }
 }

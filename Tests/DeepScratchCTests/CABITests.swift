@@ -5,7 +5,7 @@ import Glibc
 import XCTest
 
 /// The C ABI of libdeepscratch.so (include/deepscratch.h), called directly
-/// through its `@_cdecl` Swift functions: loading, getters, classifying,
+/// through its `@c` Swift functions: loading, getters, classifying,
 /// handle validation, per-thread errors, versions and threads.
 ///
 /// Expected probabilities come from a forward pass written here in Double

@@ -329,6 +329,46 @@ final class CExamplesTests: XCTestCase {
         }
     }
 
+    /// examples/static-archive.sh on this build's objects: the archive
+    /// defines only the header's ds_* functions as globals, and classify.c
+    /// linked with it by a plain `cc` (no Swift runtime on the command line
+    /// or in the run environment) prints what the shared library's build
+    /// prints.
+    func testStaticArchiveHasOnlyTheHeadersSymbolsAndLinksAPlainCProgram() throws {
+        let list = try libraryFolder() + "/deepscratch.product/Objects.LinkFileList"
+        guard FileManager.default.fileExists(atPath: list) else { throw CTestError("no \(list): build the deepscratch product first") }
+        let archive = folder.path + "/libdeepscratch.a"
+        let made = try runCProcess(CPaths.examples + "/static-archive.sh",
+                                   [list, CPaths.root + "/include/deepscratch.h", archive], limit: 300)
+        XCTAssertEqual(made.status, 0, made.summary)
+        let nm = try tool("nm", package: "binutils")
+        let symbols = try runCProcess(nm, ["-g", "--defined-only", archive], limit: 120)
+        XCTAssertEqual(symbols.status, 0, symbols.summary)
+        let globals = Set(symbols.stdoutLines.compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count == 3 ? String(fields[2]) : nil
+        })
+        XCTAssertEqual(globals, try headerFunctions())
+
+        let cc = try tool("cc", package: "gcc")
+        let output = folder.path + "/classify-static"
+        let link = try runCProcess(cc, ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", CPaths.root + "/include",
+                                        CPaths.examples + "/classify.c", archive, "-lpng16", "-lz", "-lopenblas",
+                                        "-lstdc++", "-lm", "-lpthread", "-ldl", "-o", output], limit: 300)
+        XCTAssertEqual(link.status, 0, link.summary)
+        let digits = try exampleDigits()
+        var plain = ProcessInfo.processInfo.environment
+        plain["LD_LIBRARY_PATH"] = nil
+        let result = try runCProcess(output, [CPaths.shippedModel] + digits.map(\.path), environment: plain, limit: 120)
+        XCTAssertEqual(result.status, 0, result.summary)
+        let dynamic = try runCProcess(try buildC([CPaths.examples + "/classify.c"], name: "classify"),
+                                      [CPaths.shippedModel] + digits.map(\.path), environment: try runEnvironment(), limit: 120)
+        XCTAssertEqual(result.stdoutLines, dynamic.stdoutLines)
+        XCTAssertEqual(result.stdoutLines.count, digits.count, result.summary)
+        let needed = try runCProcess(try tool("readelf", package: "binutils"), ["-d", output], limit: 60)
+        XCTAssertFalse(needed.stdout.contains("libswift"), "classify-static needs a Swift library:\n\(needed.stdout)")
+    }
+
     func testClassifyExampleReportsAMissingFileAndStillClassifiesTheOthers() throws {
         let classify = try buildC([CPaths.examples + "/classify.c"], name: "classify")
         let digits = try exampleDigits()

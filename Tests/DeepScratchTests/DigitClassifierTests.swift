@@ -80,6 +80,30 @@ final class DigitClassifierTests: XCTestCase {
         }
     }
 
+    func testBatchSkippingBlankBordersAndBlankBlocksEqualsOneImageAtATime() throws {
+        let (path, _) = try saveModel()
+        let model = try InferenceModel(path: path)
+        var rng = RandomSource(seed: 36)
+        // Ink only inside the central 16×16 square (so each block of 256
+        // skips the border pixels), and the last block all blank.
+        let count = 600, inked = 512
+        var pixels = [Float](repeating: 0, count: count * 784)
+        for n in 0..<inked {
+            for y in 6..<22 { for x in 6..<22 where rng.nextUniform() < 0.3 { pixels[n * 784 + y * 28 + x] = Float(rng.nextUniform()) } }
+        }
+        var batch = [Float](repeating: -1, count: count * 10)
+        pixels.withUnsafeBufferPointer { p in
+            batch.withUnsafeMutableBufferPointer { model.probabilities(batch: p.baseAddress!, count: count, into: $0.baseAddress!) }
+        }
+        var one = [Float](repeating: -1, count: 10)
+        for n in 0..<count {
+            pixels.withUnsafeBufferPointer { p in
+                one.withUnsafeMutableBufferPointer { model.probabilities(pixels: p.baseAddress! + n * 784, into: $0.baseAddress!) }
+            }
+            for k in 0..<10 { XCTAssertEqual(batch[n * 10 + k], one[k], accuracy: 1e-5, "image \(n), class \(k)") }
+        }
+    }
+
     func testManyThreadsSharingOneModelGetTheSingleThreadAnswers() throws {
         let (path, _) = try saveModel()
         let model = try InferenceModel(path: path)

@@ -1,3 +1,4 @@
+import Synchronization
 /// A loaded model, immutable, that any number of threads may use at once:
 /// every call works in its own buffers.
 ///
@@ -128,32 +129,97 @@ public final class InferenceModel: @unchecked Sendable {
     ///
     /// The batch stays example-major, as the caller lays it out: each layer
     /// is `Zᵀ = Aᵀ·Wᵀ + b` (one row per image), so nothing is transposed.
+    /// The images are cut into blocks of 256 that the engine's threads take
+    /// in turn, each running a block through the whole network with
+    /// single-threaded products (no hand-over between layers). The first
+    /// layer skips the pixels that are background in every image of the
+    /// block (MNIST's borders): `W·x = W·x_bg + Σ_{j: some x_j ≠ x_bg}
+    /// (x_j − x_bg)·W[:, j]`, exact up to rounding, and about a third fewer
+    /// products on digits.
     public func probabilities(batch pixels: UnsafePointer<Float>, count: Int,
                               into probabilities: UnsafeMutablePointer<Float>) {
-        var start = 0
-        // Chunks of up to 1,024 images, in buffers of this call.
-        while start < count {
-            let m = min(1024, count - start)
-            var A = Matrix<Float>(rows: m, cols: inputSize, zeroed: false)
-            // x = (p − mean) / std
-            let src = pixels + start * inputSize
-            for i in 0..<(m * inputSize) { A.data[i] = (src[i] - mean) * inverseStd }
-            for (k, layer) in dense.enumerated() {
-                let Z = Matrix<Float>(rows: m, cols: layer.outputs, zeroed: false)
-                // Zᵀ = Aᵀ·Wᵀ, then + b on every row
-                gemm(A, layer.W, transposeB: true, into: Z)
-                for r in 0..<m {
-                    let row = Z.data + r * layer.outputs
-                    for i in 0..<layer.outputs { row[i] += layer.b.data[i] }
-                }
-                if k < dense.count - 1 { Self.activate(activation, Z.data, Z.count) }
-                A = Z
+        let block = 256
+        let blocks = (count + block - 1) / block
+        if blocks == 0 { return }
+        let next = Atomic<Int>(0)
+        let pool = Parallelism.pool
+        pool.run { worker in
+            guard worker < blocks else { return }
+            let rows = min(block, count)
+            let first = dense[0]
+            // Per-thread buffers: the block's gathered input, two activations,
+            // the first layer's gathered weights.
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * inputSize)
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: rows * widest)
+            let z = UnsafeMutablePointer<Float>.allocate(capacity: rows * widest)
+            let w = UnsafeMutablePointer<Float>.allocate(capacity: first.inputs * first.outputs)
+            let used = UnsafeMutablePointer<Int>.allocate(capacity: inputSize)
+            defer { x.deallocate(); a.deallocate(); z.deallocate(); w.deallocate(); used.deallocate() }
+            while true {
+                let b = next.add(1, ordering: .relaxed).oldValue
+                if b >= blocks { break }
+                let start = b * block, m = min(block, count - start)
+                runBlock(pixels + start * inputSize, m, probabilities + start * classCount,
+                         x: x, a: a, z: z, w: w, used: used)
             }
-            for r in 0..<m {
-                Self.softmax(A.data + r * classCount, classCount, into: probabilities + (start + r) * classCount)
-            }
-            start += m
         }
+    }
+
+    /// One block of `m` images through the network on the calling thread.
+    private func runBlock(_ src: UnsafePointer<Float>, _ m: Int, _ out: UnsafeMutablePointer<Float>,
+                          x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>,
+                          z: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>,
+                          used: UnsafeMutablePointer<Int>) {
+        let first = dense[0]
+        let bg = first.background ?? 0
+        // The inputs that are not background in some image of the block.
+        used.update(repeating: 0, count: inputSize)
+        for r in 0..<m {
+            let p = src + r * inputSize
+            for j in 0..<inputSize where p[j] != 0 { used[j] = 1 }
+        }
+        var k = 0
+        for j in 0..<inputSize where used[j] != 0 { used[k] = j; k += 1 }
+        let gather = k < inputSize * 9 / 10
+        let width = gather ? k : inputSize
+        // x = (p − mean) / std − x_bg, on the used inputs only
+        for r in 0..<m {
+            let p = src + r * inputSize, row = x + r * width
+            if gather {
+                for t in 0..<k { row[t] = (p[used[t]] - mean) * inverseStd - bg }
+            } else {
+                for j in 0..<inputSize { row[j] = (p[j] - mean) * inverseStd - bg }
+            }
+        }
+        var n = first.outputs
+        first.shiftedBias.withUnsafeBufferPointer { bias in
+            for r in 0..<m { (z + r * n).update(from: bias.baseAddress!, count: n) }
+        }
+        if width > 0 {
+            first.transposed.withUnsafeBufferPointer { wt in
+                var weights = UnsafePointer(wt.baseAddress!)
+                if gather {
+                    for t in 0..<k { (w + t * n).update(from: wt.baseAddress! + used[t] * n, count: n) }
+                    weights = UnsafePointer(w)
+                }
+                // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg)
+                Float.blasGemm(transA: false, transB: false, m: m, n: n, k: width, alpha: 1, a: x, lda: width,
+                               b: weights, ldb: n, beta: 1, c: z, ldc: n)
+            }
+        }
+        var A = z, Z = a
+        for (l, layer) in dense.enumerated() {
+            if l > 0 {
+                n = layer.outputs
+                // Zᵀ = Aᵀ·Wᵀ + b
+                for r in 0..<m { (Z + r * n).update(from: layer.b.data, count: n) }
+                Float.blasGemm(transA: false, transB: true, m: m, n: n, k: layer.inputs, alpha: 1, a: A,
+                               lda: layer.inputs, b: layer.W.data, ldb: layer.inputs, beta: 1, c: Z, ldc: n)
+                swap(&A, &Z)
+            }
+            if l < dense.count - 1 { Self.activate(activation, A, m * n) }
+        }
+        for r in 0..<m { Self.softmax(A + r * classCount, classCount, into: out + r * classCount) }
     }
 
     /// The 28×28 image a picture becomes, as values in [0, 1] (and the bytes).

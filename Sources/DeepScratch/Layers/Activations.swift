@@ -38,14 +38,14 @@ public final class ReLU<T: Scalar>: Layer {
         A.resize(cols: Z.cols)
         // A = max(0, Z)
         let (src, dst) = (Z.data, A.data)
-        parallelRanges(Z.count) { r in reluForward(src + r.lowerBound, dst + r.lowerBound, r.count) }
+        parallelRanges(Z.count, ElementwiseJob(.reluForward, src, dst))
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ [A > 0]
         let (src, dst) = (A.data, dA.data)
-        parallelRanges(dA.count) { r in reluBackward(src + r.lowerBound, dst + r.lowerBound, r.count) }
+        parallelRanges(dA.count, ElementwiseJob(.reluBackward, src, dst))
         return dA
     }
 }
@@ -77,14 +77,14 @@ public final class LeakyReLU<T: Scalar>: Layer {
         A.resize(cols: Z.cols)
         // A = Z > 0 ? Z : αZ
         let (src, dst, alpha) = (Z.data, A.data, self.alpha)
-        parallelRanges(Z.count) { r in leakyForward(src + r.lowerBound, dst + r.lowerBound, r.count, alpha) }
+        parallelRanges(Z.count, ElementwiseJob(.leakyForward, src, dst, alpha: alpha))
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ (A > 0 ? 1 : α)   (A > 0 exactly when Z > 0, as α > 0)
         let (src, dst, alpha) = (A.data, dA.data, self.alpha)
-        parallelRanges(dA.count) { r in leakyBackward(src + r.lowerBound, dst + r.lowerBound, r.count, alpha) }
+        parallelRanges(dA.count, ElementwiseJob(.leakyBackward, src, dst, alpha: alpha))
         return dA
     }
 }
@@ -112,14 +112,14 @@ public final class Tanh<T: Scalar>: Layer {
         A.resize(cols: Z.cols)
         // A = tanh(Z)
         let (src, dst) = (Z.data, A.data)
-        parallelRanges(Z.count) { r in tanhForward(src + r.lowerBound, dst + r.lowerBound, r.count) }
+        parallelRanges(Z.count, ElementwiseJob(.tanhForward, src, dst))
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ (1 − A²)
         let (src, dst) = (A.data, dA.data)
-        parallelRanges(dA.count) { r in tanhBackward(src + r.lowerBound, dst + r.lowerBound, r.count) }
+        parallelRanges(dA.count, ElementwiseJob(.tanhBackward, src, dst))
         return dA
     }
 }
@@ -147,14 +147,14 @@ public final class Sigmoid<T: Scalar>: Layer {
         A.resize(cols: Z.cols)
         // A = 1 / (1 + e^(−Z))
         let (src, dst) = (Z.data, A.data)
-        parallelRanges(Z.count) { r in sigmoidForward(src + r.lowerBound, dst + r.lowerBound, r.count) }
+        parallelRanges(Z.count, ElementwiseJob(.sigmoidForward, src, dst))
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
         // dZ = dA ⊙ A ⊙ (1 − A)
         let (src, dst) = (A.data, dA.data)
-        parallelRanges(dA.count) { r in sigmoidBackward(src + r.lowerBound, dst + r.lowerBound, r.count) }
+        parallelRanges(dA.count, ElementwiseJob(.sigmoidBackward, src, dst))
         return dA
     }
 }
@@ -169,4 +169,36 @@ func sigmoidForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<
 @_specialize(where T == Double)
 func sigmoidBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>, _ n: Int) {
     for i in 0..<n { d[i] *= a[i] * (1 - a[i]) }
+}
+
+/// An activation's element-wise loop, forward or backward, over part of a
+/// matrix: what `parallelRanges` hands the engine's threads (a value, not a
+/// closure, so the training step allocates nothing).
+struct ElementwiseJob<T: Scalar>: RangeJob {
+    enum Kernel {
+        case reluForward, reluBackward, leakyForward, leakyBackward
+        case tanhForward, tanhBackward, sigmoidForward, sigmoidBackward
+    }
+    let kernel: Kernel
+    let src: UnsafePointer<T>
+    let dst: UnsafeMutablePointer<T>
+    let alpha: T
+
+    init(_ kernel: Kernel, _ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, alpha: T = 0) {
+        (self.kernel, self.src, self.dst, self.alpha) = (kernel, src, dst, alpha)
+    }
+
+    func run(_ r: Range<Int>) {
+        let (x, y, n) = (src + r.lowerBound, dst + r.lowerBound, r.count)
+        switch kernel {
+        case .reluForward: reluForward(x, y, n)
+        case .reluBackward: reluBackward(x, y, n)
+        case .leakyForward: leakyForward(x, y, n, alpha)
+        case .leakyBackward: leakyBackward(x, y, n, alpha)
+        case .tanhForward: tanhForward(x, y, n)
+        case .tanhBackward: tanhBackward(x, y, n)
+        case .sigmoidForward: sigmoidForward(x, y, n)
+        case .sigmoidBackward: sigmoidBackward(x, y, n)
+        }
+    }
 }

@@ -43,9 +43,12 @@ public final class Dense<T: Scalar>: Layer {
     public func forward(_ input: Matrix<T>, training: Bool) -> Matrix<T> {
         precondition(input.rows == inputSize, "Dense: input has \(input.rows) rows, expected \(inputSize)")
         A = input
-        // Z = W·A + b
-        gemm(W.value, input, into: Z)
-        addColumnVector(b.value.data, to: Z.data, rows: outputSize, cols: Z.cols)
+        // Z = W·A + b: b written into every column first, the product added
+        // to it (beta = 1), which spares a pass over Z.
+        let m = input.cols
+        Z.resize(cols: m)
+        for i in 0..<outputSize { (Z.data + i * m).update(repeating: b.value.data[i], count: m) }
+        gemm(W.value, input, into: Z, beta: 1)
         return Z
     }
 

@@ -39,9 +39,7 @@ public final class Dropout<T: Scalar>: Layer {
         A.resize(cols: input.cols)
         let (x, y) = (input.data, A.data)
         // A = A_in ⊙ D,   D = [U < keep] / keep,  U = hash(key, position)
-        parallelRanges(A.count) { r in
-            applyDropoutMask(x, into: y, range: r, key: key, threshold: threshold, scale: scale)
-        }
+        parallelRanges(A.count, DropoutMaskJob(x: x, y: y, key: key, threshold: threshold, scale: scale))
         return A
     }
 
@@ -49,10 +47,21 @@ public final class Dropout<T: Scalar>: Layer {
         guard training, let key else { return dA }
         let (threshold, scale, d) = (self.threshold, T(1 / keep), dA.data)
         // dA_in = dA ⊙ D   (the same D, recomputed from the key)
-        parallelRanges(dA.count) { r in
-            applyDropoutMask(d, into: d, range: r, key: key, threshold: threshold, scale: scale)
-        }
+        parallelRanges(dA.count, DropoutMaskJob(x: d, y: d, key: key, threshold: threshold, scale: scale))
         return dA
+    }
+}
+
+/// `applyDropoutMask` over part of a matrix, for `parallelRanges`.
+struct DropoutMaskJob<T: Scalar>: RangeJob {
+    let x: UnsafePointer<T>
+    let y: UnsafeMutablePointer<T>
+    let key: UInt64
+    let threshold: UInt32
+    let scale: T
+
+    func run(_ r: Range<Int>) {
+        applyDropoutMask(x, into: y, range: r, key: key, threshold: threshold, scale: scale)
     }
 }
 

@@ -130,12 +130,7 @@ func gemm<T: Scalar>(
         }
         // Row blocks of A, one per thread: each streams its share of the weights.
         let chunk = ((m + pieces - 1) / pieces + 15) / 16 * 16
-        pool.run { i in
-            let lo = min(m, i * chunk), hi = min(m, lo + chunk)
-            guard i < pieces, lo < hi else { return }
-            T.blasGemv(transA: false, m: hi - lo, n: k, alpha: alpha, a: a + lo * lda, lda: lda,
-                       x: x, incx: 1, beta: beta, y: y + lo, incy: 1)
-        }
+        pool.run(GemvRowsJob(m: m, k: k, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y, chunk: chunk, pieces: pieces))
         return
     }
     // One block of C per thread, each a single-threaded BLAS call: row
@@ -154,7 +149,39 @@ func gemm<T: Scalar>(
     }
     // Blocks are multiples of 16 rows or columns (64-byte aligned in Float).
     let chunk = ((extent + pieces - 1) / pieces + 15) / 16 * 16
-    pool.run { i in
+    pool.run(GemmBlocksJob(transposeA: transposeA, transposeB: transposeB, splitColumns: splitColumns,
+                           m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                           extent: extent, chunk: chunk, pieces: pieces))
+}
+
+/// One row block of `y = alpha·A·x + beta·y` per piece (a value, not a
+/// closure, so that handing it to the threads allocates nothing).
+struct GemvRowsJob<T: Scalar>: ParallelJob {
+    let m: Int, k: Int, alpha: T
+    let a: UnsafeMutablePointer<T>, lda: Int
+    let x: UnsafeMutablePointer<T>
+    let beta: T, y: UnsafeMutablePointer<T>
+    let chunk: Int, pieces: Int
+
+    func run(piece i: Int) {
+        let lo = min(m, i * chunk), hi = min(m, lo + chunk)
+        guard i < pieces, lo < hi else { return }
+        T.blasGemv(transA: false, m: hi - lo, n: k, alpha: alpha, a: a + lo * lda, lda: lda,
+                   x: x, incx: 1, beta: beta, y: y + lo, incy: 1)
+    }
+}
+
+/// One block of `C = alpha·op(A)·op(B) + beta·C` per piece: rows of C, or
+/// columns when `splitColumns`.
+struct GemmBlocksJob<T: Scalar>: ParallelJob {
+    let transposeA: Bool, transposeB: Bool, splitColumns: Bool
+    let m: Int, n: Int, k: Int, alpha: T
+    let a: UnsafeMutablePointer<T>, lda: Int
+    let b: UnsafeMutablePointer<T>, ldb: Int
+    let beta: T, c: UnsafeMutablePointer<T>, ldc: Int
+    let extent: Int, chunk: Int, pieces: Int
+
+    func run(piece i: Int) {
         let lo = min(extent, i * chunk), hi = min(extent, lo + chunk)
         guard i < pieces, lo < hi else { return }
         if splitColumns {

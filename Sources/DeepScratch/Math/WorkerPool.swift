@@ -21,6 +21,10 @@ public final class WorkerPool: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private var body: ((Int) -> Void)?
+    /// The job of `run(_ job:)`: where it is (on the caller's stack) and its
+    /// type, through which the workers call it.
+    private var job: UnsafeRawPointer?
+    private var jobType: (any ParallelJob.Type)?
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     private var sleepers = 0
@@ -61,6 +65,10 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// Runs `body(0) … body(threads − 1)` at once, one piece per thread,
     /// and returns when all are done.
+    ///
+    /// Handing a closure to other threads costs one small heap allocation
+    /// per call (`withoutActuallyEscaping`); the training step's loops use
+    /// `run(_ job:)`, which allocates nothing.
     public func run(_ body: (Int) -> Void) {
         let n = workers.count + 1
         if n == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
@@ -69,20 +77,51 @@ public final class WorkerPool: @unchecked Sendable {
         }
         withoutActuallyEscaping(body) { escaping in
             self.body = escaping
-            remaining.store(n - 1, ordering: .relaxed)
-            pthread_mutex_lock(&mutex)
-            generation.add(1, ordering: .releasing)
-            if sleepers > 0 { pthread_cond_broadcast(&wake) }
-            pthread_mutex_unlock(&mutex)
+            startWorkers(n)
             escaping(0)
-            var spins = 0
-            while remaining.load(ordering: .acquiring) > 0 {
-                spins += 1
-                if spins > 1000 { sched_yield() }
-            }
+            waitForWorkers()
             self.body = nil
         }
         busy.store(false, ordering: .releasing)
+    }
+
+    /// Runs `job.run(piece: 0) … job.run(piece: threads − 1)` at once, one
+    /// piece per thread, and returns when all are done. Allocates nothing:
+    /// the workers read the job where it lies on the caller's stack.
+    public func run<J: ParallelJob>(_ job: J) {
+        let n = workers.count + 1
+        if n == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            for i in 0..<n { job.run(piece: i) }
+            return
+        }
+        withUnsafePointer(to: job) { pointer in
+            self.job = UnsafeRawPointer(pointer)
+            self.jobType = J.self
+            startWorkers(n)
+            pointer.pointee.run(piece: 0)
+            waitForWorkers()
+            self.job = nil
+            self.jobType = nil
+        }
+        busy.store(false, ordering: .releasing)
+    }
+
+    /// Wakes the workers for the work just published (`body` or `job`).
+    private func startWorkers(_ n: Int) {
+        remaining.store(n - 1, ordering: .relaxed)
+        pthread_mutex_lock(&mutex)
+        generation.add(1, ordering: .releasing)
+        if sleepers > 0 { pthread_cond_broadcast(&wake) }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Spins until every worker has finished its piece.
+    private func waitForWorkers() {
+        var spins = 0
+        while remaining.load(ordering: .acquiring) > 0 {
+            spins += 1
+            if spins > 1000 { sched_yield() }
+        }
     }
 
     private func workerLoop(index: Int) {
@@ -106,7 +145,7 @@ public final class WorkerPool: @unchecked Sendable {
             }
             seen = current
             if stopping.load(ordering: .acquiring) { return }
-            body?(index)
+            if let jobType, let job { jobType.run(at: job, piece: index) } else { body?(index) }
             remaining.subtract(1, ordering: .releasing)
         }
     }
@@ -148,6 +187,53 @@ public enum Parallelism {
 
     /// The number of CPUs online.
     public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// Work that the pool's threads run together: `run(piece:)` is called once
+/// for each piece `0 ..< threads`, at the same time on different threads.
+public protocol ParallelJob {
+    /// Does piece `piece` of the work.
+    func run(piece: Int)
+}
+
+extension ParallelJob {
+    /// Runs piece `piece` of the job of this type stored at `job`: how a
+    /// worker calls a job whose type it learns at run time.
+    static func run(at job: UnsafeRawPointer, piece: Int) {
+        job.assumingMemoryBound(to: Self.self).pointee.run(piece: piece)
+    }
+}
+
+/// A loop over part of `0..<count`, which `parallelRanges` splits across
+/// the engine's threads.
+protocol RangeJob {
+    /// Does the work of the indices in `range`.
+    func run(_ range: Range<Int>)
+}
+
+/// `job` over `0..<count`, one contiguous range per piece.
+struct RangeSplit<J: RangeJob>: ParallelJob {
+    let job: J
+    let count: Int
+    let chunk: Int
+    let pieces: Int
+
+    func run(piece i: Int) {
+        let lo = min(count, i * chunk), hi = min(count, lo + chunk)
+        if i < pieces && lo < hi { job.run(lo..<hi) }
+    }
+}
+
+/// Runs `job` over `0..<count` split into one contiguous range per thread,
+/// each a multiple of `granularity` long (the last may be shorter). Small
+/// counts run on the calling thread. Allocates nothing.
+@inline(__always)
+func parallelRanges<J: RangeJob>(_ count: Int, minimumPerThread: Int = 1 << 14, granularity: Int = 16, _ job: J) {
+    let pool = Parallelism.pool
+    let pieces = min(pool.threads, count / max(1, minimumPerThread))
+    if pieces <= 1 { job.run(0..<count); return }
+    let chunk = ((count + pieces - 1) / pieces + granularity - 1) / granularity * granularity
+    pool.run(RangeSplit(job: job, count: count, chunk: chunk, pieces: pieces))
 }
 
 /// Runs `body(range)` over `0..<count` split into one contiguous range per

@@ -46,7 +46,8 @@ public final class Network<T: Scalar> {
     @discardableResult
     public func forward(_ X: Matrix<T>, training: Bool) -> Matrix<T> {
         var A = X
-        for layer in layers { A = layer.forward(A, training: training) }
+        // (Index loops: a debug build's generic iterators would allocate each step.)
+        for l in 0..<layers.count { A = layers[l].forward(A, training: training) }
         return head.forward(A)
     }
 
@@ -66,7 +67,7 @@ public final class Network<T: Scalar> {
     /// gradient of every parameter.
     public func backward(labels: UnsafeBufferPointer<Int32>) {
         var d = head.backward(labels: labels)
-        for layer in layers.reversed() { d = layer.backward(d) }
+        for l in stride(from: layers.count - 1, through: 0, by: -1) { d = layers[l].backward(d) }
     }
 }
 

@@ -65,20 +65,33 @@ public final class Optimizer<T: Scalar> {
             c1 = T(1 / (1 - Double.pow(settings.beta1, step)))
             c2 = T(1 / (1 - Double.pow(settings.beta2, step)))
         }
-        for (k, p) in parameters.enumerated() {
+        for k in 0..<parameters.count {
+            let p = parameters[k]
             let W = p.value.data, dW = p.gradient.data
             let v = k < self.v.count ? self.v[k].data : nil
             let s = k < self.s.count ? self.s[k].data : nil
-            parallelRanges(p.value.count) { r in
-                let (W, dW, n) = (W + r.lowerBound, dW + r.lowerBound, r.count)
-                switch kind {
-                case .sgd: sgdUpdate(W, dW, n, lr)
-                case .momentum: momentumUpdate(W, dW, v! + r.lowerBound, n, lr, b1)
-                case .rmsprop: rmspropUpdate(W, dW, s! + r.lowerBound, n, lr, b2, eps)
-                case .adam: adamUpdate(W, dW, v! + r.lowerBound, s! + r.lowerBound, n, lr, b1, b2, c1, c2, eps)
-                }
-            }
+            parallelRanges(p.value.count, UpdateJob(kind: kind, W: W, dW: dW, v: v, s: s, lr: lr, b1: b1, b2: b2,
+                                                    c1: c1, c2: c2, eps: eps))
             p.gradientIsZero = true
+        }
+    }
+}
+
+/// One parameter's update over part of its values, for `parallelRanges`.
+struct UpdateJob<T: Scalar>: RangeJob {
+    let kind: OptimizerKind
+    let W: UnsafeMutablePointer<T>, dW: UnsafeMutablePointer<T>
+    /// The first and second moments (nil when the rule keeps none).
+    let v: UnsafeMutablePointer<T>?, s: UnsafeMutablePointer<T>?
+    let lr: T, b1: T, b2: T, c1: T, c2: T, eps: T
+
+    func run(_ r: Range<Int>) {
+        let (W, dW, n) = (self.W + r.lowerBound, self.dW + r.lowerBound, r.count)
+        switch kind {
+        case .sgd: sgdUpdate(W, dW, n, lr)
+        case .momentum: momentumUpdate(W, dW, v! + r.lowerBound, n, lr, b1)
+        case .rmsprop: rmspropUpdate(W, dW, s! + r.lowerBound, n, lr, b2, eps)
+        case .adam: adamUpdate(W, dW, v! + r.lowerBound, s! + r.lowerBound, n, lr, b1, b2, c1, c2, eps)
         }
     }
 }

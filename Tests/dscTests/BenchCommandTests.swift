@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+@testable import dsc
+
+/// `dsc bench` as a subprocess: the suite's JSON, and the promise that a
+/// training step allocates nothing once training runs (counted by
+/// docs/tools/malloc_count.c, preloaded).
+final class BenchCommandTests: XCTestCase {
+    /// The package root (#filePath = <root>/Tests/dscTests/BenchCommandTests.swift).
+    private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    private struct Report: Decodable {
+        var threads: Int
+        var figures: [BenchFigure]
+    }
+
+    /// Compiles malloc_count.c into a shared library in `folder`.
+    private func mallocCounter(in folder: TemporaryFolder) throws -> String {
+        let output = folder.path + "/malloc_count.so"
+        let source = root + "/docs/tools/malloc_count.c"
+        let cc = try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                                ["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", source, "-o", output], limit: 120)
+        guard cc.status == 0 else { throw TestSupportError("cc malloc_count.c failed (install gcc): \(cc.stderr)") }
+        return output
+    }
+
+    func testTrainingStepsOfEveryJobAllocateNothingAfterTheFirst() throws {
+        let folder = try TemporaryFolder()
+        let counter = try mallocCounter(in: folder)
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = counter
+        let r = try runProcess(try DSCHarness.executable(),
+                               ["bench", "--only", "training", "--json", "--data", try DSCHarness.mnist(), "--repeats", "2", "--steps", "6",
+                                "--threads", "2"],
+                               environment: env, limit: 600)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8))
+        XCTAssertEqual(report.threads, 2)
+        let counts = report.figures.filter { $0.name.hasSuffix("heap allocations per step") }
+        XCTAssertEqual(counts.count, 4, "one count per training job: \(report.figures.map(\.name))")
+        for figure in counts {
+            XCTAssertEqual(figure.runs, 2, figure.name)
+            XCTAssertEqual(figure.max, 0, "\(figure.name): \(figure.max) heap allocations in a step")
+        }
+        let rates = report.figures.filter { $0.name.hasSuffix(": samples/s") }
+        XCTAssertEqual(rates.count, 4)
+        for figure in rates {
+            XCTAssertGreaterThan(figure.min, 0, figure.name)
+            XCTAssertLessThanOrEqual(figure.min, figure.median, figure.name)
+            XCTAssertLessThanOrEqual(figure.median, figure.max, figure.name)
+        }
+    }
+
+    /// The zero above is only worth something if the counter counts: a C
+    /// program that allocates ten times reads 10 from it.
+    func testTheAllocationCounterCountsEachAllocation() throws {
+        let folder = try TemporaryFolder()
+        let counter = try mallocCounter(in: folder)
+        let probe = try folder.write("probe.c", Array("""
+            #include <stdio.h>
+            #include <stdlib.h>
+            unsigned long dsbench_allocations(void);
+            int main(void) {
+                unsigned long before = dsbench_allocations();
+                for (int i = 0; i < 10; i++) free(malloc(100));
+                printf("%lu\\n", dsbench_allocations() - before);
+                return 0;
+            }
+            """.utf8))
+        let exe = folder.path + "/probe"
+        let cc = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-O0", probe, counter, "-o", exe], limit: 120)
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        let r = try runProcess(URL(fileURLWithPath: exe), [], environment: ["LD_LIBRARY_PATH": folder.path], limit: 60)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "10")
+    }
+
+    func testUnknownPartIsRefusedWithOneLine() throws {
+        let r = try runProcess(try DSCHarness.executable(), ["bench", "--only", "gemm,nonsense"], limit: 120)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("nonsense"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+}
