@@ -7,25 +7,48 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a model on the MNIST test set or on a folder of PNGs named *_<label>.png.")
+        abstract: "Evaluate a model on the MNIST test set or on a folder of PNGs named *_<label>.png.",
+        discussion: """
+            'dsc eval --mistakes mistakes.png' also draws the most confident mistakes \
+            (the images, their true and predicted labels) as a PNG grid.
+            """)
 
     @Option(help: "Model file (default: the model that ships with DeepScratch, or $DEEPSCRATCH_MODEL).")
     var model: String?
 
-    @Option(help: "Data folder with the IDX test files (default: $DEEPSCRATCH_DATA, else ~/.cache/deepscratch/mnist).")
+    @Option(help: "Data folder with the IDX test files (default: $DEEPSCRATCH_DATA, else ~/.cache/deepscratch/mnist; Fashion-MNIST's folder for a model trained on it).")
     var data: String?
+
+    @Option(help: "Named data set: mnist or fashion. (default: the one the model was trained on)")
+    var dataset: String?
 
     @Option(help: "Evaluate the PNG files of this folder instead; each name ends in _<label>.png.")
     var images: String?
 
-    @Option(parsing: .unconditional, help: "How many of the most confident mistakes to list.")
-    var mistakes: Int = 20
+    @Option(help: "A number N: list the N most confident mistakes (default 20). A path ending in .png: also draw the --count most confident mistakes there as a grid.")
+    var mistakes: String = "20"
+
+    @Option(parsing: .unconditional, help: "How many mistakes the --mistakes PNG shows.")
+    var count: Int = 64
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
     func run() throws {
-        guard mistakes >= 0 else { throw DeepScratchError.invalidSetting(name: "--mistakes", value: "\(mistakes)", expected: "a number >= 0") }
+        var listed = 20
+        var gridPath: String?
+        if let n = Int(mistakes) {
+            guard n >= 0 else { throw DeepScratchError.invalidSetting(name: "--mistakes", value: mistakes, expected: "a number >= 0 or a path ending in .png") }
+            listed = n
+        } else if mistakes.lowercased().hasSuffix(".png") {
+            gridPath = mistakes
+        } else {
+            throw DeepScratchError.invalidSetting(name: "--mistakes", value: mistakes, expected: "a number >= 0 or a path ending in .png")
+        }
+        guard (1...1024).contains(count) else { throw DeepScratchError.invalidSetting(name: "--count", value: "\(count)", expected: "1 to 1024 images") }
+        try DataLocation.checkDataset(dataset)
+        // The 28x28 (or data set sized) gray image of example i, for the grid.
+        var imageOf: (Int) throws -> GridTile? = { _ in nil }
         let modelPath = try DefaultModel.path(model)
         let report: ClassificationReport
         var names: [String] = []
@@ -56,16 +79,47 @@ struct EvalCommand: ParsableCommand {
                 throw CLIError("\(images): none of the \(files.count) PNG files could be evaluated")
             }
             report = ClassificationReport(labels: labels, probabilities: probs, classes: classes.count)
+            let shape = classifier.model.inputShape
+            imageOf = { [names] i in
+                let pixels = try DigitPreprocessor().process(try PNG.read(path: names[i]), name: names[i])
+                return GridTile(pixels: pixels[...], rows: shape[0], cols: shape[1], captions: [])
+            }
         } else {
             Parallelism.setThreads(Parallelism.processorCount)
             let (m, network) = try Model.loadNetwork(path: modelPath)
             classes = m.classes
-            let directory = try DataLocation.resolve(data)
+            let directory = try DataLocation.resolve(data, dataset: dataset, for: m)
             let set = try IDXDataset.load(directory: directory, classes: classes.count)
+            guard set.test.featureCount == m.architecture.sizes[0] else {
+                throw DeepScratchError.dataMismatch(reason: "\(directory): images have \(set.test.featureCount) pixels, the model takes \(m.architecture.sizes[0])")
+            }
+            let test = set.test
+            imageOf = { i in
+                let n = test.featureCount
+                return GridTile(pixels: test.pixels[(i * n)..<((i + 1) * n)], rows: test.rows, cols: test.cols, captions: [])
+            }
             let probs = try network.probabilities(set.test, standardization: m.standardization)
             report = ClassificationReport(labels: set.test.labels.map(Int.init), probabilities: probs, classes: classes.count)
         }
-        let shown = Array(report.mistakes.prefix(mistakes))
+        let shown = Array(report.mistakes.prefix(listed))
+        var wroteGrid = false
+        if let gridPath {
+            var tiles = [GridTile]()
+            for m in report.mistakes.prefix(count) {
+                guard var tile = try imageOf(m.index) else { continue }
+                tile.captions = [("true " + classes[m.trueClass], RGB.green),
+                                 ("said " + classes[m.predictedClass] + " " + Format.percent(Double(m.probability), 0), RGB.red)]
+                tiles.append(tile)
+            }
+            wroteGrid = !tiles.isEmpty
+            if tiles.isEmpty {
+                FileHandle.standardError.write(Data("dsc: no mistakes to draw; \(gridPath) not written\n".utf8))
+            } else {
+                let name = (modelPath as NSString).lastPathComponent
+                let title = "\(name): \(tiles.count) worst of \(report.mistakes.count) mistakes"
+                try PNG.write(ImageGrid.draw(tiles, columns: 8, scale: 2, title: title), to: gridPath)
+            }
+        }
         func where_(_ m: ClassificationReport.Mistake) -> String { names.isEmpty ? "test image \(m.index)" : names[m.index] }
         if json {
             let root: [String: Any] = [
@@ -86,16 +140,19 @@ struct EvalCommand: ParsableCommand {
         } else {
             print("model: \(modelPath)")
             print("accuracy: \(Format.percent(report.accuracy)) on \(report.count) \(images == nil ? "test images" : "PNG files")")
-            print("class  precision  recall")
+            // Columns as wide as the longest class name (Fashion-MNIST's "T-shirt/top").
+            let nameWidth = max(5, classes.map(\.count).max() ?? 0)
+            let columnWidth = max(5, (classes.map(\.count).max() ?? 0) + 1)
+            print("class".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  precision  recall")
             for k in 0..<classes.count {
                 let p = report.precision(k).map { Format.percent($0) } ?? "-"
                 let r = report.recall(k).map { Format.percent($0) } ?? "-"
-                print("\(classes[k].padding(toLength: 5, withPad: " ", startingAt: 0))  \(p.padding(toLength: 9, withPad: " ", startingAt: 0))  \(r)")
+                print("\(classes[k].padding(toLength: nameWidth, withPad: " ", startingAt: 0))  \(p.padding(toLength: 9, withPad: " ", startingAt: 0))  \(r)")
             }
             print("confusion matrix (rows: true class, columns: predicted):")
-            print("      " + classes.map { $0.padding(toLength: 5, withPad: " ", startingAt: 0) }.joined())
+            print(String(repeating: " ", count: nameWidth + 1) + classes.map { $0.padding(toLength: columnWidth, withPad: " ", startingAt: 0) }.joined())
             for t in 0..<classes.count {
-                print(classes[t].padding(toLength: 6, withPad: " ", startingAt: 0) + report.confusion[t].map { String($0).padding(toLength: 5, withPad: " ", startingAt: 0) }.joined())
+                print(classes[t].padding(toLength: nameWidth + 1, withPad: " ", startingAt: 0) + report.confusion[t].map { String($0).padding(toLength: columnWidth, withPad: " ", startingAt: 0) }.joined())
             }
             if !shown.isEmpty {
                 print("most confident mistakes:")
@@ -103,6 +160,7 @@ struct EvalCommand: ParsableCommand {
                     print("  \(where_(m)): true \(classes[m.trueClass]), predicted \(classes[m.predictedClass]) (\(Format.percent(Double(m.probability), 1)))")
                 }
             }
+            if let gridPath, wroteGrid { print("mistakes drawn: \(gridPath)") }
             // Each error names its file already.
             for (_, error) in failures { FileHandle.standardError.write(Data("dsc: error: \(error)\n".utf8)) }
         }

@@ -11,7 +11,7 @@ let interruptRequested = Atomic<Bool>(false)
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a fully connected network on MNIST and save the model.",
+        abstract: "Train a fully connected network on MNIST, Fashion-MNIST or any IDX data set, and save the model.",
         discussion: """
             The last --dev images of the training set are held out as the dev split; \
             inputs are standardized with the mean and standard deviation of the \
@@ -25,8 +25,20 @@ struct TrainCommand: ParsableCommand {
             change), and flags you leave out keep them.
             """)
 
-    @Option(help: "Folder with the four MNIST IDX files (.gz or raw). Default: $DEEPSCRATCH_DATA, else ~/.cache/deepscratch/mnist; missing files are downloaded there.")
+    @Option(help: "Folder with the four IDX files (.gz or raw), MNIST's names: train-images-idx3-ubyte, …, t10k-labels-idx1-ubyte. Default: $DEEPSCRATCH_DATA, else ~/.cache/deepscratch/mnist (missing MNIST files are downloaded there); with --dataset fashion, \(DataLocation.fashionDirectory).")
     var data: String?
+
+    @Option(help: "Named data set: mnist or fashion (Fashion-MNIST from Debian's dataset-fashion-mnist, with its class names and its own default recipe). (default: mnist)")
+    var dataset: String?
+
+    @Option(help: "Class names in label order, comma-separated; their number sets the output layer. (default: 0,…,9; Fashion-MNIST's names with --dataset fashion)")
+    var classes: String?
+
+    @Option(help: "Draw the learning curves (loss and accuracy of the training and dev splits per epoch) to this PNG, redrawn after every epoch.")
+    var plot: String?
+
+    @Option(help: "Write the numbers of every epoch to this CSV file, rewritten after every epoch.")
+    var log: String?
 
     @Option(help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
@@ -99,7 +111,19 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let resumed = try resume.map { path -> Model in try Model.load(path: path) }
-        let config = try makeConfig(resuming: resumed)
+        try DataLocation.checkDataset(dataset)
+        // On resume the model's data set and classes carry over unless flags say otherwise.
+        let fashion = dataset == "fashion"
+            || (dataset == nil && data == nil && resumed?.metadata["train.dataset"]?.stringValue == DataLocation.fashionTag)
+        let datasetName = fashion ? "fashion" : dataset
+        let classNames = try DataLocation.classNames(classes, dataset: datasetName, fallback: resumed?.classes)
+        // Bad flags fail before any data is read or downloaded; the input size comes from the data.
+        _ = try makeConfig(resuming: resumed, classCount: classNames.count, fashion: fashion)
+        let directory = try DataLocation.resolve(data, dataset: datasetName)
+        let loadStart = monotonicSeconds()
+        let dataset = try IDXDataset.load(directory: directory, classes: classNames.count)
+        let config = try makeConfig(resuming: resumed, inputSize: dataset.train.featureCount,
+                                    classCount: classNames.count, fashion: fashion)
         guard let storedPrecision = Precision(rawValue: precision) else {
             throw DeepScratchError.invalidSetting(name: "--precision", value: precision, expected: "f32, f16 or int8")
         }
@@ -108,11 +132,14 @@ struct TrainCommand: ParsableCommand {
         }
         let outputPath = output ?? resume ?? "model.dsm"
         try checkWritable(outputPath)
+        if let plot { try checkWritable(plot, what: "PNG") }
+        if let log { try checkWritable(log, what: "CSV") }
         Parallelism.setThreads(threads ?? Parallelism.processorCount)
-
-        let directory = try DataLocation.resolve(data)
-        let loadStart = monotonicSeconds()
-        let dataset = try IDXDataset.load(directory: directory, classes: config.architecture.sizes.last!)
+        guard config.architecture.sizes.last! == classNames.count else {
+            throw DeepScratchError.dataMismatch(reason: "\(resume ?? "the model") has \(config.architecture.sizes.last!) classes, --classes names \(classNames.count)")
+        }
+        let inputShape = [dataset.train.rows, dataset.train.cols, 1]
+        let tag = fashion ? DataLocation.fashionTag : (classes != nil ? lastPathComponent(directory) : (directory.contains("fashion") ? DataLocation.fashionTag : "mnist"))
         let devCount = dev ?? resumed?.trainingState?.devCount ?? 5000
         guard devCount >= 0, devCount < dataset.train.count else {
             throw DeepScratchError.invalidSetting(name: "--dev", value: "\(devCount)",
@@ -127,6 +154,10 @@ struct TrainCommand: ParsableCommand {
             trainer = try Trainer(resuming: resumed, config: config)
         } else {
             trainer = try Trainer(config: config, standardization: Standardization(fitting: trainSplit))
+        }
+        func makeModel(_ metadata: Metadata, _ precision: Precision = .f32) -> Model {
+            Model(network: trainer.network, architecture: config.architecture, standardization: trainer.standardization,
+                  inputShape: inputShape, classes: classNames, metadata: metadata, precision: precision)
         }
         Terminal.line("data: \(directory): \(trainSplit.count) train, \(devSplit.count) dev, \(dataset.test.count) test images (\(Format.fixed(monotonicSeconds() - loadStart, 2)) s to load)")
         Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), keep \(config.architecture.keep.map { Format.fixed($0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
@@ -143,8 +174,7 @@ struct TrainCommand: ParsableCommand {
         }
 
         func saveCheckpoint(_ why: String) throws {
-            var model = Model(network: trainer.network, architecture: config.architecture,
-                              standardization: trainer.standardization, metadata: baseMetadata(directory))
+            var model = makeModel(baseMetadata(tag))
             model.trainingState = trainer.trainingState(devCount: devCount)
             try model.save(to: outputPath)
             Terminal.line("\(why): checkpoint written to \(outputPath) (\(trainer.epochsDone) epochs + \(trainer.examplesDone) examples)")
@@ -157,6 +187,8 @@ struct TrainCommand: ParsableCommand {
         }
         defer { signal(SIGINT, SIG_DFL) }
 
+        // The learning curves so far: those of the CSV log being continued on resume, then this run's.
+        var curve = resumed != nil ? (log.flatMap { TrainingLog.read($0, before: trainer.epochsDone + 1) } ?? []) : []
         var lastDraw = 0.0
         var epochStart = monotonicSeconds()
         var checkpointError: Error?
@@ -186,6 +218,15 @@ struct TrainCommand: ParsableCommand {
                         Terminal.line("test after epoch \(r.epoch): \(Format.percent(t.accuracy)) (training \(Format.fixed(trainingSeconds, 2)) s)")
                     } catch { checkpointError = error; interruptRequested.store(true, ordering: .relaxed) }
                 }
+                curve.append(CurvePoint(epoch: r.epoch, trainLoss: r.trainCost, trainAccuracy: r.trainAccuracy,
+                                        devLoss: r.dev?.cost, devAccuracy: r.dev?.accuracy))
+                do {
+                    if let plot { try PNG.write(LearningCurveChart.draw(curve, epochs: config.epochs), to: plot) }
+                    if let log { try TrainingLog.write(curve, to: log) }
+                } catch {
+                    checkpointError = error
+                    interruptRequested.store(true, ordering: .relaxed)
+                }
                 if checkpointEvery > 0, r.epoch % checkpointEvery == 0, r.epoch < config.epochs {
                     do { try saveCheckpoint("epoch \(r.epoch)") } catch { checkpointError = error; interruptRequested.store(true, ordering: .relaxed) }
                 }
@@ -202,12 +243,11 @@ struct TrainCommand: ParsableCommand {
         let devEval = devSplit.count > 0 ? try trainer.evaluate(devSplit) : nil
         let test = try trainer.evaluate(dataset.test)
         Terminal.line("test: loss \(Format.fixed(test.cost, 4)) accuracy \(Format.percent(test.accuracy)) on \(test.count) images")
-        var metadata = baseMetadata(directory)
+        var metadata = baseMetadata(tag)
         metadata["train.epochs"] = .int(Int64(trainer.epochsDone))
         if let devEval { metadata["train.dev_accuracy"] = .double(devEval.accuracy) }
         metadata["train.test_accuracy"] = .double(test.accuracy)
-        var model = Model(network: trainer.network, architecture: config.architecture,
-                          standardization: trainer.standardization, metadata: metadata, precision: storedPrecision)
+        var model = makeModel(metadata, storedPrecision)
         if storedPrecision != .f32 {
             // Record the accuracy of the weights as stored, not as trained.
             let stored = try Model.parse(model.serialized(), path: outputPath)
@@ -219,13 +259,19 @@ struct TrainCommand: ParsableCommand {
         try model.save(to: outputPath)
         let size = Format.fileSize(outputPath)
         Terminal.line("model saved to \(outputPath) (\(storedPrecision.rawValue), \(Format.bytes(size)))")
+        if let plot { Terminal.line("learning curves: \(plot)") }
+    }
+
+    func lastPathComponent(_ path: String) -> String {
+        let name = (path as NSString).standardizingPath
+        return (name as NSString).lastPathComponent
     }
 
     /// Metadata every saved file carries: data set, command line, date.
-    func baseMetadata(_ directory: String) -> Metadata {
+    func baseMetadata(_ dataset: String) -> Metadata {
         var m = Metadata()
         m["deepscratch.version"] = .string(DeepScratchVersion.string)
-        m["train.dataset"] = .string(directory.contains("fashion") ? "fashion-mnist" : "mnist")
+        m["train.dataset"] = .string(dataset)
         m["train.command"] = .string(commandLine())
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -243,10 +289,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Fails early when the output folder does not exist or is not writable.
-    func checkWritable(_ path: String) throws {
+    func checkWritable(_ path: String, what: String = "model") throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw CLIError("\(path): is a directory, expected a model file path")
+            throw CLIError("\(path): is a directory, expected a \(what) file path")
         }
         let folder = (path as NSString).deletingLastPathComponent
         let dir = folder.isEmpty ? "." : folder
@@ -259,7 +305,13 @@ struct TrainCommand: ParsableCommand {
     /// The training configuration the flags describe, on top of the resumed
     /// checkpoint's settings (if any) or the defaults.
     /// - Throws: `DeepScratchError.invalidSetting` naming the first bad flag.
-    func makeConfig(resuming model: Model? = nil) throws -> TrainingConfig {
+    /// - Parameters:
+    ///   - inputSize: pixels per image of the data set.
+    ///   - classCount: number of classes (the output layer's size).
+    ///   - fashion: use the Fashion-MNIST recipe for flags left out.
+    func makeConfig(resuming model: Model? = nil, inputSize: Int = 784, classCount: Int = 10,
+                    fashion: Bool = false) throws -> TrainingConfig {
+        let defaults = fashion ? TrainDefaults.fashion : TrainDefaults.mnist
         func bad(_ name: String, _ value: String, _ expected: String) -> DeepScratchError {
             .invalidSetting(name: name, value: value, expected: expected)
         }
@@ -280,7 +332,7 @@ struct TrainCommand: ParsableCommand {
 
         var sizes: [Int]
         if let hidden {
-            sizes = [784]
+            sizes = [inputSize]
             let h = hidden.trimmingCharacters(in: .whitespaces)
             if h != "none" && !h.isEmpty {
                 for part in h.split(separator: ",", omittingEmptySubsequences: false) {
@@ -290,11 +342,11 @@ struct TrainCommand: ParsableCommand {
                     sizes.append(n)
                 }
             }
-            sizes.append(10)
+            sizes.append(classCount)
         } else if let model {
             sizes = model.architecture.sizes
         } else {
-            sizes = [784] + TrainDefaults.hidden.split(separator: ",").map { Int($0)! } + [10]
+            sizes = [inputSize] + defaults.hidden.split(separator: ",").map { Int($0)! } + [classCount]
         }
         let act: ActivationKind
         if let activation {
@@ -327,7 +379,7 @@ struct TrainCommand: ParsableCommand {
         } else if let base, base.architecture.keep.count == hiddenCount {
             keeps = base.architecture.keep
         } else {
-            keeps = [Double(TrainDefaults.keep)!]
+            keeps = [Double(defaults.keep)!]
         }
         let kind: OptimizerKind
         if let optimizer {
@@ -355,12 +407,12 @@ struct TrainCommand: ParsableCommand {
         }
         var config = TrainingConfig(
             architecture: Architecture(sizes: sizes, activation: act, keep: keeps),
-            initialization: initScheme, epochs: epochs ?? base?.epochs ?? TrainDefaults.epochs,
+            initialization: initScheme, epochs: epochs ?? base?.epochs ?? defaults.epochs,
             batchSize: batch ?? base?.batchSize ?? TrainDefaults.batch,
             optimizer: OptimizerSettings(kind: kind, beta1: beta1 ?? base?.optimizer.beta1 ?? 0.9,
                                          beta2: beta2 ?? base?.optimizer.beta2 ?? 0.999),
             learningRate: rate, decay: schedule, l2: l2 ?? base?.l2 ?? 0, seed: seed ?? base?.seed ?? 1)
-        config.augmentShift = augmentShift ?? base?.augmentShift ?? TrainDefaults.augmentShift
+        config.augmentShift = augmentShift ?? base?.augmentShift ?? defaults.augmentShift
         try config.validate()
         return config
     }
@@ -387,4 +439,18 @@ enum TrainDefaults {
     static let optimizer = "adam"
     static let keep = "0.8"
     static let augmentShift = 1
+
+    /// The flags a data set's recipe sets.
+    struct Recipe {
+        var hidden: String
+        var epochs: Int
+        var keep: String
+        var augmentShift: Int
+    }
+
+    static let mnist = Recipe(hidden: hidden, epochs: epochs, keep: keep, augmentShift: augmentShift)
+    /// Fashion-MNIST (`--dataset fashion`): wider layers, more dropout and
+    /// epochs, no shifts (they slowed learning: dev 88.14 % vs 88.52 % after
+    /// 9 epochs); 90.46 % test accuracy (README, "Fashion-MNIST").
+    static let fashion = Recipe(hidden: "1024,1024", epochs: 30, keep: "0.7", augmentShift: 0)
 }

@@ -205,6 +205,13 @@ final class CABITests: XCTestCase {
         }
     }
 
+    func testLabelsAreTheClassNamesTheModelStores() throws {
+        // As dsc train --dataset fashion saves them.
+        let names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        let m = try load(try saveModel(Architecture(sizes: [784, 16, 10]), seed: 5, name: "fashion.dsm", classes: names))
+        XCTAssertEqual((0..<10).map { label(m, $0) }, names)
+    }
+
     func testLabelWithCapacityOneIsEmptyAndReportsTheFullLength() throws {
         let m = try load(smallModelPath)
         var buffer: [CChar] = [0x41, 0x42, 0x43]

@@ -89,4 +89,31 @@ final class TrainCommandTests: XCTestCase {
     func testUnknownDecayIsRejectedNamingDecay() { assertRejected(["--decay", "foo"], naming: "--decay") }
     func testNegativeL2IsRejectedNamingL2() { assertRejected(["--l2", "-1"], naming: "--l2") }
     func testZeroLearningRateIsRejectedNamingLr() { assertRejected(["--lr", "0"], naming: "--lr") }
+
+    func testFashionRecipeAppliesToFlagsLeftOutOnly() throws {
+        let c = try TrainCommand.parse(["--dataset", "fashion"]).makeConfig(fashion: true)
+        XCTAssertEqual(c.architecture.sizes, [784] + TrainDefaults.fashion.hidden.split(separator: ",").map { Int($0)! } + [10])
+        XCTAssertEqual(c.epochs, TrainDefaults.fashion.epochs)
+        XCTAssertEqual(c.augmentShift, TrainDefaults.fashion.augmentShift)
+        let own = try TrainCommand.parse(["--dataset", "fashion", "--hidden", "64", "--epochs", "2", "--augment-shift", "1"])
+            .makeConfig(fashion: true)
+        XCTAssertEqual(own.architecture.sizes, [784, 64, 10])
+        XCTAssertEqual(own.epochs, 2)
+        XCTAssertEqual(own.augmentShift, 1)
+    }
+
+    func testInputAndClassCountComeFromTheDataSet() throws {
+        let c = try TrainCommand.parse(["--hidden", "16"]).makeConfig(inputSize: 64, classCount: 3)
+        XCTAssertEqual(c.architecture.sizes, [64, 16, 3])
+        XCTAssertEqual(try DataLocation.parseClasses(" a, b ,c"), ["a", "b", "c"])
+        XCTAssertEqual(try DataLocation.classNames(nil, dataset: "fashion").last, "Ankle boot")
+        XCTAssertEqual(try DataLocation.classNames(nil, dataset: nil), (0..<10).map(String.init))
+    }
+
+    func testBadClassesAndDatasetsAreRejectedNamingTheFlag() {
+        for bad in ["a", "a,,b", "a,b,a", ""] {
+            XCTAssertThrowsError(try DataLocation.parseClasses(bad), bad) { XCTAssertTrue("\($0)".contains("--classes"), "\($0)") }
+        }
+        XCTAssertThrowsError(try DataLocation.checkDataset("cifar")) { XCTAssertTrue("\($0)".contains("--dataset"), "\($0)") }
+    }
 }

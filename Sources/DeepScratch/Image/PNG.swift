@@ -201,7 +201,7 @@ public enum PNG {
 
     /// Luma, ITU-R BT.601 weights in 8-bit fixed point (77 + 150 + 29 = 256).
     @inline(__always)
-    static func luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
+    public static func luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
         let sum = 77 * UInt32(r) + 150 * UInt32(g) + 29 * UInt32(b) + 128
         return UInt8(truncatingIfNeeded: sum >> 8)
     }
@@ -209,20 +209,37 @@ public enum PNG {
     /// Encodes an 8-bit grayscale image (no alpha) as PNG bytes.
     public static func encodeGray(width: Int, height: Int, pixels: [UInt8]) -> [UInt8] {
         precondition(pixels.count == width * height)
+        return encode(width: width, height: height, channels: 1, format: png_uint_32(PNG_FORMAT_GRAY), pixels: pixels)
+    }
+
+    /// Encodes an 8-bit RGB image (`width × height × 3` bytes, no alpha) as PNG bytes.
+    public static func encodeRGB(width: Int, height: Int, pixels: [UInt8]) -> [UInt8] {
+        precondition(pixels.count == width * height * 3)
+        return encode(width: width, height: height, channels: 3, format: png_uint_32(PNG_FORMAT_RGB), pixels: pixels)
+    }
+
+    private static func encode(width: Int, height: Int, channels: Int, format: png_uint_32, pixels: [UInt8]) -> [UInt8] {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.width = png_uint_32(width)
         image.height = png_uint_32(height)
-        image.format = png_uint_32(PNG_FORMAT_GRAY)
+        image.format = format
+        let stride = Int32(width * channels)
         var size = 0
-        _ = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, Int32(width), nil) }
+        _ = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, stride, nil) }
         var out = [UInt8](repeating: 0, count: size)
         let ok = out.withUnsafeMutableBytes { dst in
-            pixels.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, Int32(width), nil) }
+            pixels.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
         }
-        precondition(ok != 0, "libpng could not encode a gray image")
+        precondition(ok != 0, "libpng could not encode a \(width)x\(height) image")
         out.removeLast(out.count - size)
         return out
+    }
+
+    /// Writes a canvas to `path` as an RGB PNG, atomically (temporary file, flush, rename).
+    /// - Throws: `DeepScratchError.cannotWrite`.
+    public static func write(_ canvas: Canvas, to path: String) throws {
+        try AtomicFile.write(encodeRGB(width: canvas.width, height: canvas.height, pixels: canvas.pixels), to: path)
     }
 
     /// Writes an 8-bit grayscale image to `path` atomically.

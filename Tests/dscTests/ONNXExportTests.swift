@@ -1,0 +1,123 @@
+import DeepScratch
+import Foundation
+import XCTest
+@testable import dsc
+
+/// `dsc export` checked by a real client: Python's `onnx.checker` and ONNX
+/// Runtime classify the 10,000 MNIST test images and must agree with
+/// DeepScratch on every label and on every probability within 1e-5.
+/// Needs `python3` with `onnx` and `onnxruntime` (CI installs them); the
+/// test fails when they are missing.
+final class ONNXExportTests: XCTestCase {
+    /// The model shipped with dsc (784-512-512-10 ReLU).
+    private var shippedModel: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/dsc/Resources/default.dsm").path
+    }
+
+    /// Checks each ONNX file with the checker and runs it in ONNX Runtime on
+    /// `pixels.f32` (N×784, [0, 1]); compares with `<name>.ours.f32`.
+    private let client = #"""
+    import json, sys
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    folder, count = sys.argv[1], int(sys.argv[2])
+    x = np.fromfile(folder + "/pixels.f32", dtype=np.float32).reshape(count, -1)
+    report = {}
+    for name in sys.argv[3:]:
+        path = folder + "/" + name + ".onnx"
+        model = onnx.load(path)
+        onnx.checker.check_model(model, full_check=True)
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        (p,) = session.run(["probabilities"], {"pixels": x})
+        ours = np.fromfile(folder + "/" + name + ".ours.f32", dtype=np.float32).reshape(p.shape)
+        report[name] = {
+            "images": int(p.shape[0]),
+            "classes": int(p.shape[1]),
+            "label_mismatches": int((p.argmax(1) != ours.argmax(1)).sum()),
+            "max_abs_diff": float(np.abs(p.astype(np.float64) - ours).max()),
+            "opset": int(model.opset_import[0].version),
+            "class_names": json.loads({e.key: e.value for e in model.metadata_props}["classes"]),
+        }
+    print(json.dumps(report))
+    """#
+
+    private func writeFloats(_ values: [Float], to path: String) throws {
+        let data = values.withUnsafeBytes { Data($0) }
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    func testONNXRuntimeAgreesWithDeepScratchOnAllTestImages() throws {
+        let folder = try TemporaryFolder()
+        let test = try DSCHarness.testSet()
+        let n = test.count
+        let pixels = test.pixels.map { Float($0) / 255 }
+        try writeFloats(pixels, to: folder.path + "/pixels.f32")
+
+        // The shipped model through the CLI; other activations and shapes
+        // (random weights, no training needed) through the engine.
+        var names = ["shipped"]
+        let r = try DSCHarness.run(["export", shippedModel, folder.path + "/shipped.onnx"], home: folder.path)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("opset \(ONNXExport.opsetVersion)"), r.stdout)
+        let variants: [(String, [Int], ActivationKind, [String]?)] = [
+            ("tanh", [784, 40, 10], .tanh, nil),
+            ("sigmoid", [784, 30, 20, 10], .sigmoid, nil),
+            ("leaky", [784, 24, 10], .leakyReLU, nil),
+            ("softmax_regression", [784, 10], .relu, DataLocation.fashionClasses),
+        ]
+        for (name, sizes, activation, classes) in variants {
+            let net = Architecture(sizes: sizes, activation: activation).makeNetwork(Float.self, seed: 7)
+            let model = Model(network: net, architecture: Architecture(sizes: sizes, activation: activation),
+                              standardization: Standardization(mean: 0.13, std: 0.31), classes: classes)
+            try model.save(to: "\(folder.path)/\(name).dsm")
+            try ONNXExport.write(try Model.load(path: "\(folder.path)/\(name).dsm"), to: "\(folder.path)/\(name).onnx")
+            names.append(name)
+        }
+        // int8 weights: the export carries the weights as the model file decodes them.
+        let c = try DSCHarness.run(["convert", shippedModel, folder.path + "/int8.dsm", "--precision", "int8"], home: folder.path)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(try DSCHarness.run(["export", folder.path + "/int8.dsm", folder.path + "/int8.onnx"], home: folder.path).status, 0)
+        names.append("int8")
+
+        // Our probabilities, from the inference path the C library uses.
+        var ourClasses: [String: [String]] = [:]
+        for name in names {
+            let inference = try InferenceModel(path: name == "shipped" ? shippedModel : "\(folder.path)/\(name).dsm")
+            var probs = [Float](repeating: 0, count: n * inference.classCount)
+            pixels.withUnsafeBufferPointer { src in
+                probs.withUnsafeMutableBufferPointer { inference.probabilities(batch: src.baseAddress!, count: n, into: $0.baseAddress!) }
+            }
+            try writeFloats(probs, to: "\(folder.path)/\(name).ours.f32")
+            ourClasses[name] = inference.model.classes
+        }
+
+        let script = try folder.write("client.py", Array(client.utf8))
+        let python = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, folder.path, "\(n)"] + names)
+        XCTAssertEqual(python.status, 0, "the ONNX client failed (are onnx and onnxruntime installed for python3?): \(python.stderr)")
+        guard python.status == 0 else { return }
+        print("ONNX client report: \(python.stdout)")
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as? [String: [String: Any]])
+        for name in names {
+            let r = try XCTUnwrap(report[name], name)
+            XCTAssertEqual(r["images"] as? Int, 10_000, name)
+            XCTAssertEqual(r["classes"] as? Int, ourClasses[name]?.count, name)
+            XCTAssertEqual(r["label_mismatches"] as? Int, 0, "\(name): every label equals ours")
+            let diff = try XCTUnwrap(r["max_abs_diff"] as? Double, name)
+            XCTAssertLessThan(diff, 1e-5, "\(name): probabilities agree within 1e-5")
+            XCTAssertEqual(r["opset"] as? Int, Int(ONNXExport.opsetVersion), name)
+            XCTAssertEqual(r["class_names"] as? [String], ourClasses[name], name)
+        }
+    }
+
+    func testExportOfAMissingModelFailsWithOneLine() throws {
+        let folder = try TemporaryFolder()
+        let r = try DSCHarness.run(["export", folder.path + "/none.dsm", folder.path + "/out.onnx"], home: folder.path)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("none.dsm"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path + "/out.onnx"))
+    }
+}
