@@ -31,6 +31,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
+    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset (lenet): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --keep.", valueName: "spec"))
+    var arch: String?
+
     @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
     var activation: String?
 
@@ -126,7 +129,11 @@ struct TrainCommand: ParsableCommand {
             trainer = try Trainer(config: config, standardization: Standardization(fitting: trainSplit))
         }
         Terminal.line("data: \(directory): \(trainSplit.count) train, \(devSplit.count) dev, \(dataset.test.count) test images (\(Format.fixed(monotonicSeconds() - loadStart, 2)) s to load)")
+        if let layers = config.architecture.layers {
+            Terminal.line("network: \(LayerSpec.describe(layers)) (\(config.architecture.activation.rawValue)), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
+        } else {
         Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), keep \(config.architecture.keep.map { Format.fixed($0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
+        }
         Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), seed \(config.seed), \(Parallelism.threads) threads")
         if let resumed {
             if resumed.trainingState != nil {
@@ -141,7 +148,8 @@ struct TrainCommand: ParsableCommand {
 
         func saveCheckpoint(_ why: String) throws {
             var model = Model(network: trainer.network, architecture: config.architecture,
-                              standardization: trainer.standardization, metadata: baseMetadata(directory))
+                              standardization: trainer.standardization, metadata: baseMetadata(directory),
+                              foldBatchNorm: false)
             model.trainingState = trainer.trainingState(devCount: devCount)
             try model.save(to: outputPath)
             Terminal.line("\(why): checkpoint written to \(outputPath) (\(trainer.epochsDone) epochs + \(trainer.examplesDone) examples)")
@@ -267,8 +275,14 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads < 1 { throw bad("--threads", "\(threads)", "a positive integer") }
         if let augmentShift, !(0...8).contains(augmentShift) { throw bad("--augment-shift", "\(augmentShift)", "0 to 8 pixels") }
 
+        if arch != nil, hidden != nil || keep != nil {
+            throw bad(hidden != nil ? "--hidden" : "--keep", hidden ?? keep ?? "",
+                      "no --hidden or --keep with --arch (give dense layers and dropout in the --arch spec)")
+        }
         var sizes: [Int]
-        if let hidden {
+        if arch != nil || (hidden == nil && model?.architecture.layers != nil) {
+            sizes = [784, 10]
+        } else if let hidden {
             sizes = [784]
             let h = hidden.trimmingCharacters(in: .whitespaces)
             if h != "none" && !h.isEmpty {
@@ -303,7 +317,22 @@ struct TrainCommand: ParsableCommand {
         }
         let hiddenCount = sizes.count - 2
         var keeps = [Double]()
-        if let keep {
+        var architecture: Architecture?
+        let image = ImageShape(channels: 1, height: 28, width: 28)
+        if let arch {
+            let layers = try LayerSpec.parse(arch, input: image, activation: act)
+            guard case .dense(10)? = layers.last else {
+                throw bad("--arch", arch, "a last layer 'dense 10' (the ten digit classes)")
+            }
+            architecture = Architecture(layers: layers, inputShape: image, activation: act)
+        } else if hidden == nil, let had = base?.architecture ?? model?.architecture, had.layers != nil {
+            architecture = had
+            if activation != nil, act != had.activation {
+                throw bad("--activation", act.rawValue, "the checkpoint's \(had.activation.rawValue) (give --arch to change it)")
+            }
+        }
+        if architecture != nil {
+        } else if let keep {
             for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
                     throw bad("--keep", keep, "keep probabilities in (0, 1], one or one per hidden layer")
@@ -343,8 +372,9 @@ struct TrainCommand: ParsableCommand {
             }
         }
         var config = TrainingConfig(
-            architecture: Architecture(sizes: sizes, activation: act, keep: keeps),
-            initialization: initScheme, epochs: epochs ?? base?.epochs ?? TrainDefaults.epochs,
+            architecture: architecture ?? Architecture(sizes: sizes, activation: act, keep: keeps),
+            initialization: initScheme,
+            epochs: epochs ?? base?.epochs ?? (arch != nil ? TrainDefaults.convolutionalEpochs : TrainDefaults.epochs),
             batchSize: batch ?? base?.batchSize ?? TrainDefaults.batch,
             optimizer: OptimizerSettings(kind: kind, beta1: beta1 ?? base?.optimizer.beta1 ?? 0.9,
                                          beta2: beta2 ?? base?.optimizer.beta2 ?? 0.999),
@@ -376,4 +406,6 @@ enum TrainDefaults {
     static let optimizer = "adam"
     static let keep = "0.8"
     static let augmentShift = 1
+    /// Epochs when --arch is given (lenet: see docs/performance.md).
+    static let convolutionalEpochs = 4
 }
