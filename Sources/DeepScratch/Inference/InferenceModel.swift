@@ -284,7 +284,7 @@ public final class InferenceModel: @unchecked Sendable {
                 rows = g.output.count
                 swap(&x, &y)
             case let .pool(kind, g):
-                pool(kind, g, x, m: m, channels: 0..<g.input.channels, into: y, argmax: nil)
+                pool(kind, g, x, m: m, channels: 0..<g.input.channels, into: y)
                 rows = g.output.count
                 swap(&x, &y)
             case let .affine(scale, shift, spatial):
