@@ -172,18 +172,11 @@ func convolve<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, W: Un
                          cols: UnsafeMutablePointer<T>, into Z: UnsafeMutablePointer<T>) {
     let Pm = g.output.area * m, F = g.output.channels
     parallelItems(g.patch, workPerItem: Pm) { rows in im2col(g, A, m: m, rows: rows, into: cols) }
-    gemm(m: F, n: Pm, k: g.patch, W, lda: g.patch, cols, ldb: Pm, into: Z, ldc: Pm)
+    // Z starts as the biases and the product adds to it (BLAS then skips its own pass zeroing Z).
     parallelItems(F, workPerItem: Pm) { filters in
-        for f in filters { addScalar(b[f], to: Z + f * Pm, count: Pm) }
+        for f in filters { (Z + f * Pm).update(repeating: b[f], count: Pm) }
     }
-}
-
-/// `x[i] += v` for `i < count`.
-@_specialize(where T == Float)
-@_specialize(where T == Double)
-func addScalar<T: Scalar>(_ v: T, to x: UnsafeMutablePointer<T>, count: Int) {
-    if v == 0 { return }
-    for i in 0..<count { x[i] += v }
+    gemm(m: F, n: Pm, k: g.patch, W, lda: g.patch, cols, ldb: Pm, into: Z, ldc: Pm, beta: 1)
 }
 
 /// Rows `rows` of the patch matrix: row `r = (c·k + ky)·k + kx`, column
