@@ -6,17 +6,19 @@ import Synchronization
 /// Set by the SIGINT handler; training checks it after every step.
 let interruptRequested = Atomic<Bool>(false)
 
-/// `dsc train`: trains a fully connected network on MNIST (or any IDX data
-/// set of the same layout) and saves the model.
+/// `dsc train`: trains a fully connected or convolutional network on MNIST
+/// (or any IDX data set of the same layout) and saves the model.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a fully connected network on MNIST and save the model.",
+        abstract: "Train a fully connected or convolutional network on MNIST and save the model.",
         discussion: """
             The last --dev images of the training set are held out as the dev split; \
             inputs are standardized with the mean and standard deviation of the \
             training split, which are saved with the model. The 2017 recipe is \
-            'dsc train --hidden 784,1024 --optimizer sgd --lr 0.1 --batch 128 --keep 0.8'.
+            'dsc train --hidden 784,1024 --optimizer sgd --lr 0.1 --batch 128 --keep 0.8'. \
+            A convolutional network: 'dsc train --arch lenet', or a spec such as \
+            --arch "conv 32 5x5 bn, pool 2, conv 64 5x5 bn, pool 2, dense 256 dropout 0.25, dense 10".
 
             Ctrl-C (SIGINT) stops training after the current step, writes a \
             checkpoint to the output path and exits with status 130; \
@@ -40,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Weight initialization: he (σ=√(2/n)), xavier (σ=√(1/n)) or small (σ=0.01). (default: he for the ReLU family, xavier otherwise)")
     var initialization: String?
 
-    @Option(parsing: .unconditional, help: "Number of epochs; on resume, the total to reach. (default: \(TrainDefaults.epochs))")
+    @Option(parsing: .unconditional, help: "Number of epochs; on resume, the total to reach. (default: \(TrainDefaults.epochs), \(TrainDefaults.convolutionalEpochs) with --arch)")
     var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Mini-batch size; the last batch of an epoch may be smaller. (default: \(TrainDefaults.batch))")
@@ -49,7 +51,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimizer: sgd, momentum, rmsprop or adam. (default: \(TrainDefaults.optimizer))")
     var optimizer: String?
 
-    @Option(parsing: .unconditional, help: "Learning rate α₀. (default: 0.001 for adam and rmsprop, 0.1 for sgd and momentum)")
+    @Option(parsing: .unconditional, help: "Learning rate α₀. (default: 0.001 for adam and rmsprop, 0.002 for adam with --arch, 0.1 for sgd and momentum)")
     var lr: Double?
 
     @Option(help: "Learning-rate decay: none, step, exp or cosine (to 0 at the last step). (default: cosine for adam, none otherwise)")
@@ -332,6 +334,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         if architecture != nil {
+            // Dropout is part of the --arch spec.
         } else if let keep {
             for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
@@ -358,7 +361,9 @@ struct TrainCommand: ParsableCommand {
         }
         let adaptive = kind == .adam || kind == .rmsprop
         let sameOptimizer = base?.optimizer.kind == kind
-        let rate = lr ?? (sameOptimizer ? base?.learningRate : nil) ?? (adaptive ? 0.001 : 0.1)
+        // Convolutional networks (batch-normalized in the lenet preset) train well at Adam's 0.002.
+        let adaptiveRate = kind == .adam && architecture?.layers != nil ? TrainDefaults.convolutionalAdamRate : 0.001
+        let rate = lr ?? (sameOptimizer ? base?.learningRate : nil) ?? (adaptive ? adaptiveRate : 0.1)
         let schedule: LearningRateDecay
         if decay == nil, decayRate == nil, decayEvery == nil, let base, sameOptimizer {
             schedule = base.decay
@@ -408,4 +413,6 @@ enum TrainDefaults {
     static let augmentShift = 1
     /// Epochs when --arch is given (lenet: see docs/performance.md).
     static let convolutionalEpochs = 4
+    /// Adam's learning rate when --arch is given.
+    static let convolutionalAdamRate = 0.002
 }

@@ -104,12 +104,12 @@ final class ConvolutionTests: XCTestCase {
     func testLenetPresetExpandsToItsLayers() throws {
         let layers = try LayerSpec.parse("lenet", input: mnist, activation: .relu)
         XCTAssertEqual(layers, [
-            .conv(filters: 32, kernel: 5, stride: 1, padding: 0), .activation(.relu), .pool(.max, size: 2, stride: 2),
-            .conv(filters: 64, kernel: 5, stride: 1, padding: 0), .activation(.relu), .pool(.max, size: 2, stride: 2),
-            .dense(256), .activation(.relu), .dropout(keep: 0.5), .dense(10),
+            .conv(filters: 32, kernel: 5, stride: 1, padding: 0), .batchNorm, .activation(.relu), .pool(.max, size: 2, stride: 2),
+            .conv(filters: 64, kernel: 5, stride: 1, padding: 0), .batchNorm, .activation(.relu), .pool(.max, size: 2, stride: 2),
+            .dense(256), .activation(.relu), .dropout(keep: 0.75), .dense(10),
         ])
         guard case let .success(shapes) = LayerSpec.shapes(of: layers, input: mnist) else { return XCTFail("lenet does not fit") }
-        XCTAssertEqual(shapes[5], ImageShape(channels: 64, height: 4, width: 4))
+        XCTAssertEqual(shapes[7], ImageShape(channels: 64, height: 4, width: 4))
     }
 
     func testSpecOptionsAndDescribeRoundTrip() throws {

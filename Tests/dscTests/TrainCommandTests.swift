@@ -106,6 +106,7 @@ final class TrainArchFlagTests: XCTestCase {
         XCTAssertEqual(c.architecture.inputShape, ImageShape(channels: 1, height: 28, width: 28))
         XCTAssertEqual(c.epochs, 4)
         XCTAssertEqual(c.optimizer.kind, .adam)
+        XCTAssertEqual(c.learningRate, 0.002)
         XCTAssertEqual(c.augmentShift, 1)
     }
 
