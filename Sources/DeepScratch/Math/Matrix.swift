@@ -178,8 +178,8 @@ func gemm<T: Scalar>(
 /// closure, so that handing it to the threads allocates nothing).
 struct GemvRowsJob<T: Scalar>: ParallelJob {
     let m: Int, k: Int, alpha: T
-    let a: UnsafeMutablePointer<T>, lda: Int
-    let x: UnsafeMutablePointer<T>
+    let a: UnsafePointer<T>, lda: Int
+    let x: UnsafePointer<T>
     let beta: T, y: UnsafeMutablePointer<T>
     let chunk: Int, pieces: Int
 
@@ -196,8 +196,8 @@ struct GemvRowsJob<T: Scalar>: ParallelJob {
 struct GemmBlocksJob<T: Scalar>: ParallelJob {
     let transposeA: Bool, transposeB: Bool, splitColumns: Bool
     let m: Int, n: Int, k: Int, alpha: T
-    let a: UnsafeMutablePointer<T>, lda: Int
-    let b: UnsafeMutablePointer<T>, ldb: Int
+    let a: UnsafePointer<T>, lda: Int
+    let b: UnsafePointer<T>, ldb: Int
     let beta: T, c: UnsafeMutablePointer<T>, ldc: Int
     let extent: Int, chunk: Int, pieces: Int
 
