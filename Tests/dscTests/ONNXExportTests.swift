@@ -89,7 +89,7 @@ final class ONNXExportTests: XCTestCase {
     }
 
     /// Convolutional models (random weights, no training needed) on the
-    /// 10,000 test images: convolutions with padding and stride, max and
+    /// 10,000 test images: convolutions with padding and strides, max and
     /// average pooling (overlapping windows too), batch normalization folded
     /// into a convolution, kept after an activation, on the input image and
     /// after a dense layer, and a convolution straight into a dense layer.
@@ -103,7 +103,7 @@ final class ONNXExportTests: XCTestCase {
         let mnist = ImageShape(channels: 1, height: 28, width: 28)
         let variants: [(name: String, spec: String, activation: ActivationKind, fold: Bool, classes: [String]?)] = [
             ("cnn_folded", "conv 4 5x5 stride 2 pad 2 bn, pool 2, conv 6 3x3 bn, avgpool 2, dense 16, dense 10", .relu, true, nil),
-            ("cnn_unfolded", "bn, conv 5 3x3 same, bn, pool 3 stride 2, avgpool 2 stride 1, dense 12, bn, dense 10", .leakyReLU, true, nil),
+            ("cnn_unfolded", "bn, conv 5 3x3 stride 2 same, bn, pool 3 stride 2, avgpool 2 stride 1, dense 12, bn, dense 10", .leakyReLU, true, nil),
             ("cnn_kept", "conv 4 5x5 bn, pool 2, dense 24 bn, dense 10", .tanh, false, nil),
             ("cnn_no_pool", "conv 3 4x4 stride 3 pad 1, dense 10", .sigmoid, true, DataLocation.fashionClasses),
         ]
