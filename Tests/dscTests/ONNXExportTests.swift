@@ -184,6 +184,29 @@ final class ONNXExportTests: XCTestCase {
         }
     }
 
+    /// A model whose tensors are missing or do not fit its layers is refused
+    /// with an error naming the tensor, not written as a broken graph.
+    func testExportOfAConvolutionalModelWithoutFittingTensorsNamesTheTensor() throws {
+        let mnist = ImageShape(channels: 1, height: 28, width: 28)
+        let layers = try LayerSpec.parse("conv 2 3x3, pool 2, dense 10", input: mnist, activation: .relu)
+        let arch = Architecture(layers: layers, inputShape: mnist)
+        let model = Model(network: arch.makeNetwork(Float.self, seed: 1), architecture: arch,
+                          standardization: Standardization(mean: 0.13, std: 0.31))
+        XCTAssertNoThrow(try ONNXExport.serialize(model))
+        var missing = model
+        missing.parameters.removeAll { $0.name == "W1" }
+        XCTAssertThrowsError(try ONNXExport.serialize(missing, path: "m.dsm")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("m.dsm") && text.contains("W1") && text.contains("missing"), text)
+        }
+        var short = model
+        short.parameters[0].values.removeLast()
+        XCTAssertThrowsError(try ONNXExport.serialize(short, path: "m.dsm")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("W1") && text.contains("17") && text.contains("18"), text)
+        }
+    }
+
     func testExportOfAMissingModelFailsWithOneLine() throws {
         let folder = try TemporaryFolder()
         let r = try DSCHarness.run(["export", folder.path + "/none.dsm", folder.path + "/out.onnx"], home: folder.path)
