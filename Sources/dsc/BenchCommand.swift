@@ -59,7 +59,23 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Single-image ds_classify calls.")
     var calls: Int = 10000
 
+    @Flag(help: "Instead of products: convolution forward+backward throughput for the lenet layer shapes (batch --batch, median of --loads runs).")
+    var conv = false
+
+    @Option(parsing: .unconditional, help: "Batch size for --conv.")
+    var batch: Int = 128
+
     func run() throws {
+        if conv {
+            guard loads >= 1, batch >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads/--batch", value: "\(loads)/\(batch)", expected: "positive integers") }
+            if let threads, threads < 1 { throw DeepScratchError.invalidSetting(name: "--threads", value: "\(threads)", expected: "a positive integer") }
+            Parallelism.setThreads(threads ?? Parallelism.processorCount)
+            print("convolution forward+backward, batch \(batch), \(Parallelism.threads) threads, median of \(min(loads, 1000)) runs")
+            for r in ConvBenchmark.lenetLayers(batch: batch, runs: min(loads, 1000)) {
+                print("  \(r.name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(Format.fixed(r.milliseconds, 2)) ms = \(Format.grouped(Double(batch) / r.milliseconds * 1000)) images/s  (\(Format.fixed(r.gflops, 1)) GFLOP/s)")
+            }
+            return
+        }
         if let classify {
             guard loads >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads", value: "\(loads)", expected: "a positive integer") }
             Parallelism.setThreads(threads ?? 1)

@@ -10,7 +10,9 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             The ONNX graph takes '\(ONNXExport.inputName)', float [N, height·width] in [0, 1] \
             (0 background, 1 ink, as the C library's float input), standardizes \
-            it as the model does, and returns '\(ONNXExport.outputName)', float [N, classes]. \
+            it as the model does (a convolutional model then reshapes it to NCHW), \
+            runs the layers (Gemm, Conv, MaxPool, AveragePool, BatchNormalization, \
+            activations, Softmax) and returns '\(ONNXExport.outputName)', float [N, classes]. \
             The class names are in the file's metadata ('classes', a JSON array).
             """)
 

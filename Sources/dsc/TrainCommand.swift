@@ -6,17 +6,19 @@ import Synchronization
 /// Set by the SIGINT handler; training checks it after every step.
 let interruptRequested = Atomic<Bool>(false)
 
-/// `dsc train`: trains a fully connected network on MNIST (or any IDX data
-/// set of the same layout) and saves the model.
+/// `dsc train`: trains a fully connected or convolutional network on MNIST
+/// (or any IDX data set of the same layout) and saves the model.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a fully connected network on MNIST, Fashion-MNIST or any IDX data set, and save the model.",
+        abstract: "Train a fully connected or convolutional network on MNIST, Fashion-MNIST or any IDX data set, and save the model.",
         discussion: """
             The last --dev images of the training set are held out as the dev split; \
             inputs are standardized with the mean and standard deviation of the \
             training split, which are saved with the model. The 2017 recipe is \
-            'dsc train --hidden 784,1024 --optimizer sgd --lr 0.1 --batch 128 --keep 0.8'.
+            'dsc train --hidden 784,1024 --optimizer sgd --lr 0.1 --batch 128 --keep 0.8'. \
+            A convolutional network: 'dsc train --arch lenet', or a spec such as \
+            --arch "conv 32 5x5 bn, pool 2, conv 64 5x5 bn, pool 2, dense 256 dropout 0.25, dense 10".
 
             Ctrl-C (SIGINT) stops training after the current step, writes a \
             checkpoint to the output path and exits with status 130; \
@@ -43,13 +45,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
+    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset (lenet): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --keep.", valueName: "spec"))
+    var arch: String?
+
     @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
     var activation: String?
 
     @Option(help: "Weight initialization: he (σ=√(2/n)), xavier (σ=√(1/n)) or small (σ=0.01). (default: he for the ReLU family, xavier otherwise)")
     var initialization: String?
 
-    @Option(parsing: .unconditional, help: "Number of epochs; on resume, the total to reach. (default: \(TrainDefaults.epochs))")
+    @Option(parsing: .unconditional, help: "Number of epochs; on resume, the total to reach. (default: \(TrainDefaults.epochs), \(TrainDefaults.convolutionalEpochs) with --arch)")
     var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Mini-batch size; the last batch of an epoch may be smaller. (default: \(TrainDefaults.batch))")
@@ -58,7 +63,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimizer: sgd, momentum, rmsprop or adam. (default: \(TrainDefaults.optimizer))")
     var optimizer: String?
 
-    @Option(parsing: .unconditional, help: "Learning rate α₀. (default: 0.001 for adam and rmsprop, 0.1 for sgd and momentum)")
+    @Option(parsing: .unconditional, help: "Learning rate α₀. (default: 0.001 for adam and rmsprop, 0.002 for adam with --arch, 0.1 for sgd and momentum)")
     var lr: Double?
 
     @Option(help: "Learning-rate decay: none, step, exp or cosine (to 0 at the last step). (default: cosine for adam, none otherwise)")
@@ -123,7 +128,8 @@ struct TrainCommand: ParsableCommand {
         let loadStart = monotonicSeconds()
         let dataset = try IDXDataset.load(directory: directory, classes: classNames.count)
         let config = try makeConfig(resuming: resumed, inputSize: dataset.train.featureCount,
-                                    classCount: classNames.count, fashion: fashion)
+                                    classCount: classNames.count, fashion: fashion,
+                                    image: ImageShape(channels: 1, height: dataset.train.rows, width: dataset.train.cols))
         guard let storedPrecision = Precision(rawValue: precision) else {
             throw DeepScratchError.invalidSetting(name: "--precision", value: precision, expected: "f32, f16 or int8")
         }
@@ -155,12 +161,17 @@ struct TrainCommand: ParsableCommand {
         } else {
             trainer = try Trainer(config: config, standardization: Standardization(fitting: trainSplit))
         }
-        func makeModel(_ metadata: Metadata, _ precision: Precision = .f32) -> Model {
+        func makeModel(_ metadata: Metadata, _ precision: Precision = .f32, foldBatchNorm: Bool = true) -> Model {
             Model(network: trainer.network, architecture: config.architecture, standardization: trainer.standardization,
-                  inputShape: inputShape, classes: classNames, metadata: metadata, precision: precision)
+                  inputShape: inputShape, classes: classNames, metadata: metadata, precision: precision,
+                  foldBatchNorm: foldBatchNorm)
         }
         Terminal.line("data: \(directory): \(trainSplit.count) train, \(devSplit.count) dev, \(dataset.test.count) test images (\(Format.fixed(monotonicSeconds() - loadStart, 2)) s to load)")
+        if let layers = config.architecture.layers {
+            Terminal.line("network: \(LayerSpec.describe(layers)) (\(config.architecture.activation.rawValue)), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
+        } else {
         Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), keep \(config.architecture.keep.map { Format.fixed($0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
+        }
         Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), seed \(config.seed), \(Parallelism.threads) threads")
         if let resumed {
             if resumed.trainingState != nil {
@@ -174,7 +185,7 @@ struct TrainCommand: ParsableCommand {
         }
 
         func saveCheckpoint(_ why: String) throws {
-            var model = makeModel(baseMetadata(tag))
+            var model = makeModel(baseMetadata(tag), foldBatchNorm: false)
             model.trainingState = trainer.trainingState(devCount: devCount)
             try model.save(to: outputPath)
             Terminal.line("\(why): checkpoint written to \(outputPath) (\(trainer.epochsDone) epochs + \(trainer.examplesDone) examples)")
@@ -310,7 +321,7 @@ struct TrainCommand: ParsableCommand {
     ///   - classCount: number of classes (the output layer's size).
     ///   - fashion: use the Fashion-MNIST recipe for flags left out.
     func makeConfig(resuming model: Model? = nil, inputSize: Int = 784, classCount: Int = 10,
-                    fashion: Bool = false) throws -> TrainingConfig {
+                    fashion: Bool = false, image: ImageShape = ImageShape(channels: 1, height: 28, width: 28)) throws -> TrainingConfig {
         let defaults = fashion ? TrainDefaults.fashion : TrainDefaults.mnist
         func bad(_ name: String, _ value: String, _ expected: String) -> DeepScratchError {
             .invalidSetting(name: name, value: value, expected: expected)
@@ -330,8 +341,14 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads < 1 { throw bad("--threads", "\(threads)", "a positive integer") }
         if let augmentShift, !(0...8).contains(augmentShift) { throw bad("--augment-shift", "\(augmentShift)", "0 to 8 pixels") }
 
+        if arch != nil, hidden != nil || keep != nil {
+            throw bad(hidden != nil ? "--hidden" : "--keep", hidden ?? keep ?? "",
+                      "no --hidden or --keep with --arch (give dense layers and dropout in the --arch spec)")
+        }
         var sizes: [Int]
-        if let hidden {
+        if arch != nil || (hidden == nil && model?.architecture.layers != nil) {
+            sizes = [inputSize, classCount]
+        } else if let hidden {
             sizes = [inputSize]
             let h = hidden.trimmingCharacters(in: .whitespaces)
             if h != "none" && !h.isEmpty {
@@ -366,7 +383,22 @@ struct TrainCommand: ParsableCommand {
         }
         let hiddenCount = sizes.count - 2
         var keeps = [Double]()
-        if let keep {
+        var architecture: Architecture?
+        if let arch {
+            let layers = try LayerSpec.parse(arch, input: image, activation: act)
+            guard case .dense(classCount)? = layers.last else {
+                throw bad("--arch", arch, "a last layer 'dense \(classCount)' (one unit per class)")
+            }
+            architecture = Architecture(layers: layers, inputShape: image, activation: act)
+        } else if hidden == nil, let had = base?.architecture ?? model?.architecture, had.layers != nil {
+            architecture = had
+            if activation != nil, act != had.activation {
+                throw bad("--activation", act.rawValue, "the checkpoint's \(had.activation.rawValue) (give --arch to change it)")
+            }
+        }
+        if architecture != nil {
+            // Dropout is part of the --arch spec.
+        } else if let keep {
             for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
                     throw bad("--keep", keep, "keep probabilities in (0, 1], one or one per hidden layer")
@@ -392,7 +424,9 @@ struct TrainCommand: ParsableCommand {
         }
         let adaptive = kind == .adam || kind == .rmsprop
         let sameOptimizer = base?.optimizer.kind == kind
-        let rate = lr ?? (sameOptimizer ? base?.learningRate : nil) ?? (adaptive ? 0.001 : 0.1)
+        // Convolutional networks (batch-normalized in the lenet preset) train well at Adam's 0.002.
+        let adaptiveRate = kind == .adam && architecture?.layers != nil ? TrainDefaults.convolutionalAdamRate : 0.001
+        let rate = lr ?? (sameOptimizer ? base?.learningRate : nil) ?? (adaptive ? adaptiveRate : 0.1)
         let schedule: LearningRateDecay
         if decay == nil, decayRate == nil, decayEvery == nil, let base, sameOptimizer {
             schedule = base.decay
@@ -406,8 +440,9 @@ struct TrainCommand: ParsableCommand {
             }
         }
         var config = TrainingConfig(
-            architecture: Architecture(sizes: sizes, activation: act, keep: keeps),
-            initialization: initScheme, epochs: epochs ?? base?.epochs ?? defaults.epochs,
+            architecture: architecture ?? Architecture(sizes: sizes, activation: act, keep: keeps),
+            initialization: initScheme,
+            epochs: epochs ?? base?.epochs ?? (arch != nil ? TrainDefaults.convolutionalEpochs : defaults.epochs),
             batchSize: batch ?? base?.batchSize ?? TrainDefaults.batch,
             optimizer: OptimizerSettings(kind: kind, beta1: beta1 ?? base?.optimizer.beta1 ?? 0.9,
                                          beta2: beta2 ?? base?.optimizer.beta2 ?? 0.999),
@@ -453,4 +488,9 @@ enum TrainDefaults {
     /// epochs, no shifts (they slowed learning: dev 88.14 % vs 88.52 % after
     /// 9 epochs); 90.46 % test accuracy (README, "Fashion-MNIST").
     static let fashion = Recipe(hidden: "1024,1024", epochs: 30, keep: "0.7", augmentShift: 0)
+
+    /// Epochs when --arch is given (lenet: see docs/performance.md).
+    static let convolutionalEpochs = 4
+    /// Adam's learning rate when --arch is given.
+    static let convolutionalAdamRate = 0.002
 }

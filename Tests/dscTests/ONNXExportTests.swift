@@ -5,7 +5,8 @@ import XCTest
 
 /// `dsc export` checked by a real client: Python's `onnx.checker` and ONNX
 /// Runtime classify the 10,000 MNIST test images and must agree with
-/// DeepScratch on every label and on every probability within 1e-5.
+/// DeepScratch on every label and on every probability within 1e-5, for
+/// fully connected and convolutional models.
 /// Needs `python3` with `onnx` and `onnxruntime` (CI installs them); the
 /// test fails when they are missing.
 final class ONNXExportTests: XCTestCase {
@@ -82,10 +83,81 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(try DSCHarness.run(["export", folder.path + "/int8.dsm", folder.path + "/int8.onnx"], home: folder.path).status, 0)
         names.append("int8")
 
-        // Our probabilities, from the inference path the C library uses.
+        try assertONNXRuntimeAgrees(names, folder: folder, pixels: pixels, count: n) { name in
+            name == "shipped" ? self.shippedModel : "\(folder.path)/\(name).dsm"
+        }
+    }
+
+    /// Convolutional models (random weights, no training needed) on the
+    /// 10,000 test images: convolutions with padding and strides, max and
+    /// average pooling (overlapping windows too), batch normalization folded
+    /// into a convolution, kept after an activation, on the input image and
+    /// after a dense layer, and a convolution straight into a dense layer.
+    func testONNXRuntimeAgreesWithDeepScratchOnConvolutionalModels() throws {
+        let folder = try TemporaryFolder()
+        let test = try DSCHarness.testSet()
+        let n = test.count
+        let pixels = test.pixels.map { Float($0) / 255 }
+        try writeFloats(pixels, to: folder.path + "/pixels.f32")
+
+        let mnist = ImageShape(channels: 1, height: 28, width: 28)
+        let variants: [(name: String, spec: String, activation: ActivationKind, fold: Bool, classes: [String]?)] = [
+            ("cnn_folded", "conv 4 5x5 stride 2 pad 2 bn, pool 2, conv 6 3x3 bn, avgpool 2, dense 16, dense 10", .relu, true, nil),
+            ("cnn_unfolded", "bn, conv 5 3x3 stride 2 same, bn, pool 3 stride 2, avgpool 2 stride 1, dense 12, bn, dense 10", .leakyReLU, true, nil),
+            ("cnn_kept", "conv 4 5x5 bn, pool 2, dense 24 bn, dense 10", .tanh, false, nil),
+            ("cnn_no_pool", "conv 3 4x4 stride 3 pad 1, dense 10", .sigmoid, true, DataLocation.fashionClasses),
+        ]
+        var names = [String]()
+        for v in variants {
+            let layers = try LayerSpec.parse(v.spec, input: mnist, activation: v.activation)
+            let arch = Architecture(layers: layers, inputShape: mnist, activation: v.activation)
+            let net = arch.makeNetwork(Float.self, seed: 5)
+            // Statistics and biases away from their initial 0 and 1, so each one matters.
+            for norm in net.batchNormLayers {
+                for c in 0..<norm.channels {
+                    norm.gamma.value.data[c] = 0.8 + 0.07 * Float(c % 6)
+                    norm.beta.value.data[c] = 0.03 * Float(c % 5) - 0.05
+                    norm.runningMean.data[c] = 0.04 * Float(c % 4) - 0.06
+                    norm.runningVariance.data[c] = 0.5 + 0.15 * Float(c % 3)
+                }
+            }
+            for conv in net.layers.compactMap({ $0 as? Conv2D<Float> }) where conv.usesBias {
+                for f in 0..<conv.output.channels { conv.b.value.data[f] = 0.02 * Float(f % 4) - 0.03 }
+            }
+            for d in net.denseLayers where d.usesBias {
+                for i in 0..<d.outputSize { d.b.value.data[i] = 0.03 * Float(i % 7) - 0.1 }
+            }
+            let model = Model(network: net, architecture: arch, standardization: Standardization(mean: 0.1307, std: 0.3081),
+                              classes: v.classes, foldBatchNorm: v.fold)
+            try model.save(to: "\(folder.path)/\(v.name).dsm")
+            names.append(v.name)
+        }
+        // What the variants must exercise, as the model files list their layers.
+        let listed = try names.map { try Model.load(path: "\(folder.path)/\($0).dsm").layerList }
+        XCTAssertFalse(listed[0].contains { $0.hasPrefix("batchnorm") }, "folded: \(listed[0])")
+        XCTAssertEqual(listed[1].filter { $0.hasPrefix("batchnorm") }, ["batchnorm 1", "batchnorm 5", "batchnorm 12"])
+        XCTAssertEqual(listed[2].filter { $0.hasPrefix("batchnorm") }, ["batchnorm 4", "batchnorm 24"])
+        XCTAssertTrue(listed[0].contains("conv 1 4 5 2 2") && listed[0].contains("avgpool 2 2"), "\(listed[0])")
+        XCTAssertTrue(listed[1].contains("maxpool 3 2") && listed[1].contains("avgpool 2 1"), "\(listed[1])")
+
+        // One through the CLI, the others through the engine.
+        let r = try DSCHarness.run(["export", "\(folder.path)/cnn_folded.dsm", "\(folder.path)/cnn_folded.onnx"], home: folder.path)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("conv 1 4 5 2 2"), r.stdout)
+        for name in names.dropFirst() {
+            try ONNXExport.write(try Model.load(path: "\(folder.path)/\(name).dsm"), to: "\(folder.path)/\(name).onnx")
+        }
+        try assertONNXRuntimeAgrees(names, folder: folder, pixels: pixels, count: n) { "\(folder.path)/\($0).dsm" }
+    }
+
+    /// Writes our probabilities for each `names[i].onnx` (from the inference
+    /// path the C library uses, on the model at `modelPath(name)`), runs the
+    /// client, and asserts every label equal and every probability within 1e-5.
+    private func assertONNXRuntimeAgrees(_ names: [String], folder: TemporaryFolder, pixels: [Float], count n: Int,
+                                         modelPath: (String) -> String) throws {
         var ourClasses: [String: [String]] = [:]
         for name in names {
-            let inference = try InferenceModel(path: name == "shipped" ? shippedModel : "\(folder.path)/\(name).dsm")
+            let inference = try InferenceModel(path: modelPath(name))
             var probs = [Float](repeating: 0, count: n * inference.classCount)
             pixels.withUnsafeBufferPointer { src in
                 probs.withUnsafeMutableBufferPointer { inference.probabilities(batch: src.baseAddress!, count: n, into: $0.baseAddress!) }
@@ -102,13 +174,36 @@ final class ONNXExportTests: XCTestCase {
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as? [String: [String: Any]])
         for name in names {
             let r = try XCTUnwrap(report[name], name)
-            XCTAssertEqual(r["images"] as? Int, 10_000, name)
+            XCTAssertEqual(r["images"] as? Int, n, name)
             XCTAssertEqual(r["classes"] as? Int, ourClasses[name]?.count, name)
             XCTAssertEqual(r["label_mismatches"] as? Int, 0, "\(name): every label equals ours")
             let diff = try XCTUnwrap(r["max_abs_diff"] as? Double, name)
             XCTAssertLessThan(diff, 1e-5, "\(name): probabilities agree within 1e-5")
             XCTAssertEqual(r["opset"] as? Int, Int(ONNXExport.opsetVersion), name)
             XCTAssertEqual(r["class_names"] as? [String], ourClasses[name], name)
+        }
+    }
+
+    /// A model whose tensors are missing or do not fit its layers is refused
+    /// with an error naming the tensor, not written as a broken graph.
+    func testExportOfAConvolutionalModelWithoutFittingTensorsNamesTheTensor() throws {
+        let mnist = ImageShape(channels: 1, height: 28, width: 28)
+        let layers = try LayerSpec.parse("conv 2 3x3, pool 2, dense 10", input: mnist, activation: .relu)
+        let arch = Architecture(layers: layers, inputShape: mnist)
+        let model = Model(network: arch.makeNetwork(Float.self, seed: 1), architecture: arch,
+                          standardization: Standardization(mean: 0.13, std: 0.31))
+        XCTAssertNoThrow(try ONNXExport.serialize(model))
+        var missing = model
+        missing.parameters.removeAll { $0.name == "W1" }
+        XCTAssertThrowsError(try ONNXExport.serialize(missing, path: "m.dsm")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("m.dsm") && text.contains("W1") && text.contains("missing"), text)
+        }
+        var short = model
+        short.parameters[0].values.removeLast()
+        XCTAssertThrowsError(try ONNXExport.serialize(short, path: "m.dsm")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("W1") && text.contains("17") && text.contains("18"), text)
         }
     }
 

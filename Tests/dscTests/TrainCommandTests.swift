@@ -117,3 +117,48 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertThrowsError(try DataLocation.checkDataset("cifar")) { XCTAssertTrue("\($0)".contains("--dataset"), "\($0)") }
     }
 }
+
+/// `dsc train --arch`: the convolutional spec and its errors.
+final class TrainArchFlagTests: XCTestCase {
+    private func config(_ arguments: [String]) throws -> TrainingConfig {
+        try TrainCommand.parse(arguments).makeConfig()
+    }
+
+    func testLenetPresetGivesItsLayersFourEpochsAndKeepsTheOtherDefaults() throws {
+        let c = try config(["--arch", "lenet"])
+        let layers = try XCTUnwrap(c.architecture.layers)
+        XCTAssertEqual(layers.first, .conv(filters: 32, kernel: 5, stride: 1, padding: 0))
+        XCTAssertEqual(layers.last, .dense(10))
+        XCTAssertEqual(c.architecture.sizes, [784, 10])
+        XCTAssertEqual(c.architecture.inputShape, ImageShape(channels: 1, height: 28, width: 28))
+        XCTAssertEqual(c.epochs, 4)
+        XCTAssertEqual(c.optimizer.kind, .adam)
+        XCTAssertEqual(c.learningRate, 0.002)
+        XCTAssertEqual(c.augmentShift, 1)
+    }
+
+    func testSpecUsesTheActivationFlag() throws {
+        let c = try config(["--arch", "conv 8 3x3, pool 2, dense 10", "--activation", "tanh", "--epochs", "2"])
+        XCTAssertEqual(c.architecture.layers, [.conv(filters: 8, kernel: 3, stride: 1, padding: 0), .activation(.tanh),
+                                               .pool(.max, size: 2, stride: 2), .dense(10)])
+        XCTAssertEqual(c.epochs, 2)
+    }
+
+    func testArchWithHiddenOrKeepIsRefused() {
+        for extra in [["--hidden", "100"], ["--keep", "0.5"]] {
+            XCTAssertThrowsError(try config(["--arch", "lenet"] + extra)) { e in
+                XCTAssertTrue("\(e)".contains(extra[0]), "\(e)")
+            }
+        }
+    }
+
+    func testBadSpecNamesTheTokenOnOneLine() {
+        XCTAssertThrowsError(try config(["--arch", "conv 32 5x5, pool two, dense 10"])) { e in
+            XCTAssertTrue("\(e)".contains("pool two"), "\(e)")
+            XCTAssertFalse("\(e)".contains("\n"))
+        }
+        XCTAssertThrowsError(try config(["--arch", "conv 8 3x3, dense 7"])) { e in
+            XCTAssertTrue("\(e)".contains("dense 10"), "\(e)")
+        }
+    }
+}

@@ -78,7 +78,7 @@ public enum GradientCheck {
         results.append(.init(name: "\(name) dX", relativeDifference: relativeDifference(dX, numericX), entries: X.count))
         for (p, g) in zip(layer.parameters, analytic) {
             let numeric = numericalGradient(p.value.data, count: p.value.count, J)
-            results.append(.init(name: "\(name) d\(p.name.prefix(1))", relativeDifference: relativeDifference(g, numeric),
+            results.append(.init(name: "\(name) d\(p.name.filter { !$0.isNumber })", relativeDifference: relativeDifference(g, numeric),
                                  entries: g.count))
         }
         return results
@@ -149,6 +149,45 @@ public enum GradientCheck {
         for activation in [ActivationKind.leakyReLU, .tanh, .sigmoid] {
             results += checkNetwork(Architecture(sizes: [9, 7, 4], activation: activation, keep: [0.75]), l2: 0.3)
                 .map { r in var r = r; r.name = "\(activation.rawValue) " + r.name; return r }
+        }
+        results += checkConvolutionalLayers()
+        return results
+    }
+
+    /// The checks of convolution, pooling and batch normalization: each
+    /// layer alone (strides, padding, overlapping windows, with and without
+    /// bias) and two small convolutional networks.
+    public static func checkConvolutionalLayers() -> [GradientCheckResult] {
+        var results = [GradientCheckResult]()
+        var rng = RandomSource(seed: 21)
+        let image = ImageShape(channels: 2, height: 6, width: 5)
+        for (k, s, p, bias) in [(3, 1, 0, true), (3, 2, 1, true), (2, 1, 1, false)] {
+            let conv = Conv2D<Double>(input: image, filters: 3, kernel: k, stride: s, padding: p, usesBias: bias)!
+            conv.initialize(.he, rng: &rng)
+            if bias { for i in 0..<3 { conv.b.value.data[i] = rng.nextGaussian() } }
+            results += checkLayer(conv, name: "Conv2D \(k)x\(k) s\(s) p\(p)\(bias ? "" : " no bias")", batch: 3)
+        }
+        for (kind, size, stride) in [(PoolKind.max, 2, 2), (.max, 3, 1), (.average, 2, 2), (.average, 3, 2)] {
+            let pool = Pool2D<Double>(kind, input: image, size: size, stride: stride)!
+            results += checkLayer(pool, name: "\(kind == .max ? "MaxPool" : "AvgPool") \(size) s\(stride)", batch: 3)
+        }
+        for (name, channels, spatial) in [("BatchNorm dense", 5, 1), ("BatchNorm conv", 3, 6)] {
+            let norm = BatchNorm<Double>(channels: channels, spatial: spatial)
+            for i in 0..<channels {
+                norm.gamma.value.data[i] = 1 + 0.5 * rng.nextGaussian()
+                norm.beta.value.data[i] = rng.nextGaussian()
+            }
+            results += checkLayer(norm, name: name, batch: 4)
+        }
+        let input = ImageShape(channels: 1, height: 8, width: 8)
+        let nets: [(String, String, ActivationKind, Double)] = [
+            ("cnn", "conv 3 3x3 bn, pool 2, conv 4 3x3 pad 1, dense 6 bn dropout 0.3, dense 4", .relu, 0.5),
+            ("cnn tanh", "conv 2 3x3 stride 2 pad 1, avgpool 2, dense 5, dense 3", .tanh, 0.2),
+        ]
+        for (label, spec, activation, l2) in nets {
+            let layers = try! LayerSpec.parse(spec, input: input, activation: activation)
+            let arch = Architecture(layers: layers, inputShape: input, activation: activation)
+            results += checkNetwork(arch, l2: l2, batch: 4).map { r in var r = r; r.name = "\(label) " + r.name; return r }
         }
         return results
     }

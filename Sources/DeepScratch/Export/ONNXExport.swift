@@ -6,10 +6,13 @@
 /// (`x = (p − mean) · (1/std)`), runs the layers and returns
 /// `probabilities`, float `[N, classes]` (Softmax over axis 1).
 ///
-/// Each entry of the model's layer list (`dense 784 512`, `relu`, …,
-/// `softmax`) is turned into nodes by the emitter for its first word
-/// (`ONNXExport.emitters`); a new layer kind is exported by adding its
-/// emitter there.
+/// The layers are `Model.inferenceLayers`; each kind has its emitter
+/// (`emitDense`, `emitConv`, `emitPool`, `emitBatchNorm`, `emitActivation`,
+/// `emitSoftmax`), which adds its nodes and initializers. Our activations are
+/// channel-major `C × H × W` per example, which is ONNX's NCHW: the flat
+/// `[N, C·H·W]` tensor is reshaped to `[N, C, H, W]` before the first
+/// convolution, pooling or image batch normalization, and flattened back
+/// (`Flatten`, axis 1) before a dense layer.
 public enum ONNXExport {
     /// The ONNX IR version written (8 goes with opset 17).
     public static let irVersion: Int64 = 8
@@ -21,23 +24,35 @@ public enum ONNXExport {
 
     /// The ONNX file bytes of `model` (its `parameters` must be loaded, as
     /// `Model.load` does).
-    /// - Throws: `DeepScratchError.badModel` if a layer has no ONNX form or
-    ///   a parameter is missing.
+    /// - Throws: `DeepScratchError.badModel` if the layers do not fit the
+    ///   input or a parameter is missing or of the wrong size.
     public static func serialize(_ model: Model, path: String = "<model>") throws -> [UInt8] {
-        var graph = ONNXGraphBuilder(model: model, path: path)
+        let layers = model.inferenceLayers
         let inputs = model.inputShape.reduce(1, *)
-        graph.current = inputName
+        guard !layers.isEmpty else {
+            throw DeepScratchError.badModel(path: path, reason: "the layers \(model.layerList) do not fit the input shape \(model.inputShape)")
+        }
+        var graph = ONNXGraphBuilder(path: path, input: inputName, width: inputs)
         // x = (p − mean) · (1/std), the same two float operations as InferenceModel.
         let mean = graph.constant("input_mean", dims: [], values: [Float(model.standardization.mean)])
         let inverseStd = graph.constant("input_inverse_std", dims: [], values: [Float(1 / model.standardization.std)])
         graph.node("Sub", [graph.current, mean], name: "standardize_sub")
         graph.node("Mul", [graph.current, inverseStd], name: "standardize_mul")
-        for layer in model.layerList {
-            let words = layer.split(separator: " ").map(String.init)
-            guard let kind = words.first, let emit = emitters[kind] else {
-                throw DeepScratchError.badModel(path: path, reason: "layer '\(layer)' has no ONNX export")
+        for layer in layers {
+            switch layer {
+            case let .dense(inputs, outputs, W, b):
+                try emitDense(&graph, inputs: inputs, outputs: outputs, W: W, b: b)
+            case let .conv(input, output, kernel, stride, padding, W, b):
+                try emitConv(&graph, input: input, output: output, kernel: kernel, stride: stride, padding: padding, W: W, b: b)
+            case let .pool(kind, input, output, size, stride):
+                try emitPool(&graph, kind, input: input, output: output, size: size, stride: stride)
+            case let .batchNorm(shape, epsilon, gamma, beta, mean, variance):
+                try emitBatchNorm(&graph, shape: shape, epsilon: epsilon, gamma: gamma, beta: beta, mean: mean, variance: variance)
+            case let .activation(kind):
+                emitActivation(&graph, kind)
+            case .softmax:
+                try emitSoftmax(&graph, classes: model.classes.count)
             }
-            try emit(&graph, words)
         }
         graph.rename(last: outputName)
 
@@ -69,19 +84,68 @@ public enum ONNXExport {
         try AtomicFile.write(serialize(model, path: model.fileInfo?.path ?? "<model>"), to: path)
     }
 
-    /// The emitters, by the first word of a layer-list entry.
-    static let emitters: [String: @Sendable (inout ONNXGraphBuilder, [String]) throws -> Void] = [
-        // Zᵀ = Aᵀ·Wᵀ + b: Gemm with W stored [out, in] and transB = 1.
-        "dense": { g, words in
-            let (W, b) = try g.nextDense(words)
-            g.node("Gemm", [g.current, W, b], attributes: [.int("transB", 1)])
-        },
-        "relu": { g, _ in g.node("Relu", [g.current]) },
-        "leaky-relu": { g, _ in g.node("LeakyRelu", [g.current], attributes: [.float("alpha", 0.01)]) },
-        "tanh": { g, _ in g.node("Tanh", [g.current]) },
-        "sigmoid": { g, _ in g.node("Sigmoid", [g.current]) },
-        "softmax": { g, _ in g.node("Softmax", [g.current], attributes: [.int("axis", 1)]) },
-    ]
+    // MARK: Emitters, one per layer kind
+
+    /// `Zᵀ = Aᵀ·Wᵀ + b`: Gemm with `W` stored `[out, in]` and `transB = 1`
+    /// (after a Flatten when an image comes in).
+    static func emitDense(_ g: inout ONNXGraphBuilder, inputs: Int, outputs: Int, W: NamedTensor, b: NamedTensor?) throws {
+        try g.flatten(expecting: inputs, for: "dense \(inputs) \(outputs)")
+        var operands = [g.current, try g.weights(W, dims: [outputs, inputs])]
+        if let b { operands.append(try g.weights(b, dims: [outputs])) }
+        g.node("Gemm", operands, attributes: [.int("transB", 1)])
+        g.layout = .flat(outputs)
+    }
+
+    /// `Z[f,oy,ox] = b[f] + Σ W[f,c,ky,kx]·A[c, oy·s − p + ky, ox·s − p + kx]`:
+    /// Conv with `W` `[F, C, k, k]`, `p` zeros on every side.
+    static func emitConv(_ g: inout ONNXGraphBuilder, input: ImageShape, output: ImageShape, kernel: Int, stride: Int,
+                         padding: Int, W: NamedTensor, b: NamedTensor?) throws {
+        try g.image(input, for: "conv")
+        var operands = [g.current, try g.weights(W, dims: [output.channels, input.channels, kernel, kernel])]
+        if let b { operands.append(try g.weights(b, dims: [output.channels])) }
+        let k = Int64(kernel), s = Int64(stride), p = Int64(padding)
+        g.node("Conv", operands, attributes: [.ints("kernel_shape", [k, k]), .ints("strides", [s, s]),
+                                              .ints("pads", [p, p, p, p])])
+        g.layout = .image(output)
+    }
+
+    /// Max or mean over `size × size` windows `stride` apart, no padding
+    /// (so AveragePool divides by `size²`, as ours does).
+    static func emitPool(_ g: inout ONNXGraphBuilder, _ kind: PoolKind, input: ImageShape, output: ImageShape,
+                         size: Int, stride: Int) throws {
+        try g.image(input, for: kind.rawValue)
+        let k = Int64(size), s = Int64(stride)
+        g.node(kind == .max ? "MaxPool" : "AveragePool", [g.current],
+               attributes: [.ints("kernel_shape", [k, k]), .ints("strides", [s, s])])
+        g.layout = .image(output)
+    }
+
+    /// `y = γ·(x − mean)/√(var + ε) + β` per channel: BatchNormalization
+    /// (inference mode) on `[N, C, H, W]`, or on `[N, C]` after a dense layer.
+    static func emitBatchNorm(_ g: inout ONNXGraphBuilder, shape: ImageShape, epsilon: Double, gamma: NamedTensor,
+                              beta: NamedTensor, mean: NamedTensor, variance: NamedTensor) throws {
+        if shape.area > 1 { try g.image(shape, for: "batchnorm") }
+        let c = [shape.channels]
+        let operands = [g.current, try g.weights(gamma, dims: c), try g.weights(beta, dims: c),
+                        try g.weights(mean, dims: c), try g.weights(variance, dims: c)]
+        g.node("BatchNormalization", operands, attributes: [.float("epsilon", Float(epsilon))])
+    }
+
+    /// Element-wise activations (any layout).
+    static func emitActivation(_ g: inout ONNXGraphBuilder, _ kind: ActivationKind) {
+        switch kind {
+        case .relu: g.node("Relu", [g.current])
+        case .leakyReLU: g.node("LeakyRelu", [g.current], attributes: [.float("alpha", 0.01)])
+        case .tanh: g.node("Tanh", [g.current])
+        case .sigmoid: g.node("Sigmoid", [g.current])
+        }
+    }
+
+    /// Softmax over the classes (axis 1 of `[N, classes]`).
+    static func emitSoftmax(_ g: inout ONNXGraphBuilder, classes: Int) throws {
+        try g.flatten(expecting: classes, for: "softmax")
+        g.node("Softmax", [g.current], attributes: [.int("axis", 1)])
+    }
 
     /// `["a", "b"]` with JSON string escapes.
     static func jsonArray(_ strings: [String]) -> String {
@@ -110,11 +174,27 @@ public enum ONNXExport {
 enum ONNXAttribute {
     case int(String, Int64)
     case float(String, Float)
+    case ints(String, [Int64])
 }
 
 /// The graph under construction: nodes in order, initializers (weights and
-/// constants), and the name of the tensor the last node produced.
+/// constants), the name of the tensor the last node produced and its layout.
 struct ONNXGraphBuilder {
+    /// The shape of `current` per example.
+    enum Layout {
+        /// `[N, features]`.
+        case flat(Int)
+        /// `[N, C, H, W]`.
+        case image(ImageShape)
+
+        var count: Int {
+            switch self {
+            case let .flat(n): return n
+            case let .image(s): return s.count
+            }
+        }
+    }
+
     private struct Node {
         var op: String
         var name: String
@@ -125,28 +205,54 @@ struct ONNXGraphBuilder {
     private struct Initializer {
         var name: String
         var dims: [Int]
-        var values: [Float]
+        /// TensorProto.DataType: 1 FLOAT, 7 INT64.
+        var dataType: Int64
+        /// The values, little-endian.
+        var raw: [UInt8]
     }
 
-    let model: Model
     let path: String
     private var nodes: [Node] = []
     private var initializers: [Initializer] = []
-    /// The parameters not yet used by a layer, in file order.
-    private var parameterCursor = 0
-    private var denseCount = 0
     /// The tensor the next layer reads.
-    var current = ""
+    var current: String
+    /// Its shape per example.
+    var layout: Layout
 
-    init(model: Model, path: String) {
-        self.model = model
+    /// A graph whose input `input` is `[N, width]`.
+    init(path: String, input: String, width: Int) {
         self.path = path
+        current = input
+        layout = .flat(width)
     }
 
     /// Adds a float initializer and returns its name.
     mutating func constant(_ name: String, dims: [Int], values: [Float]) -> String {
-        initializers.append(Initializer(name: name, dims: dims, values: values))
+        var raw = [UInt8]()
+        raw.reserveCapacity(4 * values.count)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
+        initializers.append(Initializer(name: name, dims: dims, dataType: 1, raw: raw))
         return name
+    }
+
+    /// Adds a 64-bit integer initializer and returns its name.
+    mutating func constant(_ name: String, dims: [Int], values: [Int64]) -> String {
+        var raw = [UInt8]()
+        for v in values { withUnsafeBytes(of: v.littleEndian) { raw += $0 } }
+        initializers.append(Initializer(name: name, dims: dims, dataType: 7, raw: raw))
+        return name
+    }
+
+    /// Adds a model tensor as an initializer of `dims` and returns its name.
+    /// - Throws: `DeepScratchError.badModel` if it is missing or its size differs.
+    mutating func weights(_ t: NamedTensor, dims: [Int]) throws -> String {
+        let expected = dims.reduce(1, *)
+        guard t.values.count == expected else {
+            throw DeepScratchError.badModel(path: path, reason: t.values.isEmpty
+                ? "parameter \(t.name) is missing (not loaded)"
+                : "parameter \(t.name) holds \(t.values.count) values, its layer needs \(dims.map(String.init).joined(separator: "×")) = \(expected)")
+        }
+        return constant(t.name, dims: dims, values: t.values)
     }
 
     /// Appends a node reading `inputs`; its output becomes `current`.
@@ -162,23 +268,35 @@ struct ONNXGraphBuilder {
         current = name
     }
 
-    /// The next weight matrix and bias as initializers, checked against
-    /// `dense IN OUT`.
-    mutating func nextDense(_ words: [String]) throws -> (W: String, b: String) {
-        let params = model.parameters
-        guard words.count == 3, let fanIn = Int(words[1]), let fanOut = Int(words[2]) else {
-            throw DeepScratchError.badModel(path: path, reason: "layer '\(words.joined(separator: " "))' is not 'dense IN OUT'")
+    /// Makes `current` the image `[N, C, H, W]` of `shape`: a Reshape of a
+    /// flat tensor (channel-major, so the values keep their order).
+    /// - Throws: `DeepScratchError.badModel` if `current` is not `shape`'s size.
+    mutating func image(_ shape: ImageShape, for layer: String) throws {
+        guard layout.count == shape.count else {
+            throw DeepScratchError.badModel(path: path, reason: "layer '\(layer)' takes \(shape) = \(shape.count) values per image, the previous layer gives \(layout.count)")
         }
-        guard parameterCursor + 2 <= params.count else {
-            throw DeepScratchError.badModel(path: path, reason: "no parameters loaded for layer '\(words.joined(separator: " "))'")
+        switch layout {
+        case let .image(s) where s == shape:
+            return
+        default:
+            let dims = constant("shape_\(nodes.count)", dims: [4],
+                                values: [-1, Int64(shape.channels), Int64(shape.height), Int64(shape.width)])
+            node("Reshape", [current, dims])
+            layout = .image(shape)
         }
-        let W = params[parameterCursor], b = params[parameterCursor + 1]
-        guard W.values.count == fanOut * fanIn, b.values.count == fanOut else {
-            throw DeepScratchError.badModel(path: path, reason: "\(W.name) and \(b.name) do not fit 'dense \(fanIn) \(fanOut)'")
+    }
+
+    /// Makes `current` flat, `[N, count]` (Flatten from axis 1 of an image:
+    /// NCHW order, which is ours).
+    /// - Throws: `DeepScratchError.badModel` if `current` does not hold `count` values.
+    mutating func flatten(expecting count: Int, for layer: String) throws {
+        guard layout.count == count else {
+            throw DeepScratchError.badModel(path: path, reason: "layer '\(layer)' takes \(count) values, the previous layer gives \(layout.count)")
         }
-        parameterCursor += 2
-        denseCount += 1
-        return (constant(W.name, dims: [fanOut, fanIn], values: W.values), constant(b.name, dims: [fanOut], values: b.values))
+        if case .image = layout {
+            node("Flatten", [current], attributes: [.int("axis", 1)])
+            layout = .flat(count)
+        }
     }
 
     /// Writes the GraphProto fields.
@@ -196,6 +314,10 @@ struct ONNXGraphBuilder {
                             a2.string(1, name); a2.int(3, v); a2.int(20, 2)      // name, i, type INT
                         case let .float(name, v):
                             a2.string(1, name); a2.float(2, v); a2.int(20, 1)    // name, f, type FLOAT
+                        case let .ints(name, vs):
+                            a2.string(1, name)                                   // name
+                            for v in vs { a2.int(8, v) }                         // ints (unpacked, proto2)
+                            a2.int(20, 7)                                        // type INTS
                         }
                     }
                 }
@@ -205,12 +327,9 @@ struct ONNXGraphBuilder {
         for t in initializers {
             g.message(5) { p in                                       // initializer (TensorProto)
                 for d in t.dims { p.int(1, Int64(d)) }                // dims
-                p.int(2, 1)                                           // data_type FLOAT
+                p.int(2, t.dataType)                                  // data_type
                 p.string(8, t.name)                                   // name
-                var raw = [UInt8]()
-                raw.reserveCapacity(4 * t.values.count)
-                for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
-                p.bytes(9, raw)                                       // raw_data, little-endian
+                p.bytes(9, t.raw)                                     // raw_data, little-endian
             }
         }
         func valueInfo(_ field: Int, _ name: String, _ width: Int) {

@@ -22,6 +22,21 @@ public final class InferenceModel: @unchecked Sendable {
     private let table: [Float]
     /// Widest layer output, for scratch buffers.
     private let widest: Int
+    /// For networks beyond the fully connected one: the layers to run, in
+    /// the training layout (one example per column).
+    private let plan: [Step]?
+    /// Patch-matrix rows × positions of the largest convolution (per example).
+    private let widestPatch: Int
+
+    /// One inference layer of `plan`.
+    enum Step {
+        case dense(W: Matrix<Float>, b: Matrix<Float>)
+        case conv(ConvGeometry, W: Matrix<Float>, b: Matrix<Float>)
+        case pool(PoolKind, ConvGeometry)
+        /// Batch normalization at inference: `y = scale[c]·x + shift[c]` over `spatial` values per channel.
+        case affine(scale: [Float], shift: [Float], spatial: Int)
+        case activation(ActivationKind)
+    }
 
     /// The weights of one dense layer, in both layouts.
     struct DenseWeights {
@@ -63,6 +78,42 @@ public final class InferenceModel: @unchecked Sendable {
         mean = Float(model.standardization.mean)
         inverseStd = Float(1 / model.standardization.std)
         table = model.standardization.table(Float.self)
+        if model.architecture.layers != nil {
+            var steps = [Step]()
+            var wide = inputSize, patch = 1
+            for layer in network.layers {
+                wide = max(wide, layer.outputSize)
+                if let d = layer as? Dense<Float> { steps.append(.dense(W: d.W.value, b: d.b.value)) }
+                else if let c = layer as? Conv2D<Float> {
+                    steps.append(.conv(c.geometry, W: c.W.value, b: c.b.value))
+                    patch = max(patch, c.geometry.patch * c.output.area)
+                } else if let p = layer as? Pool2D<Float> { steps.append(.pool(p.kind, p.geometry)) }
+                else if let n = layer as? BatchNorm<Float> {
+                    var scale = [Float](), shift = [Float]()
+                    for c in 0..<n.channels {
+                        // y = γ·(x − μ_run)/√(σ²_run + ε) + β
+                        let k = n.gamma.value.data[c] / (n.runningVariance.data[c] + n.epsilon).squareRoot()
+                        scale.append(k)
+                        shift.append(n.beta.value.data[c] - k * n.runningMean.data[c])
+                    }
+                    steps.append(.affine(scale: scale, shift: shift, spatial: n.spatial))
+                } else if layer is Dropout<Float> {
+                    continue
+                } else if let a = Self.activationKind(of: layer) {
+                    steps.append(.activation(a))
+                } else {
+                    throw DeepScratchError.badModel(path: model.fileInfo?.path ?? "<model>",
+                                                    reason: "layer \(type(of: layer)) has no inference form")
+                }
+            }
+            plan = steps
+            widestPatch = patch
+            widest = wide
+            dense = []
+            return
+        }
+        plan = nil
+        widestPatch = 0
         let layers = network.denseLayers
         var built = [DenseWeights]()
         for (k, d) in layers.enumerated() {
@@ -95,6 +146,15 @@ public final class InferenceModel: @unchecked Sendable {
     ///   - pixels: the image, `inputSize` values.
     ///   - probabilities: receives `classCount` values.
     public func probabilities(pixels: UnsafePointer<Float>, into probabilities: UnsafeMutablePointer<Float>) {
+        if let plan {
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * widest + widestPatch)
+            defer { buffer.deallocate() }
+            // x = (p − mean) / std
+            for i in 0..<inputSize { buffer[i] = (pixels[i] - mean) * inverseStd }
+            let out = Self.run(plan, buffer, rows: inputSize, m: 1, other: buffer + widest, cols: buffer + 2 * widest)
+            Self.softmax(out, classCount, into: probabilities)
+            return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * widest) { scratch in
             var x = scratch.baseAddress!, y = x + widest
             // x = (p − mean) / std
@@ -135,9 +195,32 @@ public final class InferenceModel: @unchecked Sendable {
     /// layer skips the pixels that are background in every image of the
     /// block (MNIST's borders): `W·x = W·x_bg + Σ_{j: some x_j ≠ x_bg}
     /// (x_j − x_bg)·W[:, j]`, exact up to rounding, and about a third fewer
-    /// products on digits.
+    /// products on digits. Convolutional models run chunks of 256 images
+    /// turned feature-major through their layer plan.
     public func probabilities(batch pixels: UnsafePointer<Float>, count: Int,
                               into probabilities: UnsafeMutablePointer<Float>) {
+        if let plan {
+            // Chunks of up to 256 images, turned feature-major (one image per column).
+            let chunk = min(256, max(1, count))
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: (2 * widest + widestPatch) * chunk)
+            defer { buffer.deallocate() }
+            var start = 0
+            while start < count {
+                let m = min(chunk, count - start)
+                let src = pixels + start * inputSize
+                // x = (p − mean) / std, transposed to inputSize × m
+                for j in 0..<m { for i in 0..<inputSize { buffer[i * m + j] = (src[j * inputSize + i] - mean) * inverseStd } }
+                let out = Self.run(plan, buffer, rows: inputSize, m: m, other: buffer + widest * chunk, cols: buffer + 2 * widest * chunk)
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: classCount) { logits in
+                    for j in 0..<m {
+                        for i in 0..<classCount { logits[i] = out[i * m + j] }
+                        Self.softmax(logits.baseAddress!, classCount, into: probabilities + (start + j) * classCount)
+                    }
+                }
+                start += m
+            }
+            return
+        }
         let block = 256
         let blocks = (count + block - 1) / block
         if blocks == 0 { return }
@@ -239,6 +322,55 @@ public final class InferenceModel: @unchecked Sendable {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: inputSize) { p in
             for i in 0..<inputSize { p[i] = Float(bytes[i]) / 255 }
             self.probabilities(pixels: p.baseAddress!, into: probabilities)
+        }
+    }
+
+    /// Runs `plan` on `m` examples in `x` (features × m); `other` holds as
+    /// many values as `x`, `cols` the largest patch matrix. Returns the
+    /// logits (`classes × m`, in `x` or `other`).
+    static func run(_ plan: [Step], _ x: UnsafeMutablePointer<Float>, rows inputRows: Int, m: Int,
+                    other: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        var (x, y) = (x, other)
+        var rows = inputRows
+        for step in plan {
+            switch step {
+            case let .dense(W, b):
+                // y = W·x + b
+                if m == 1 {
+                    Float.blasGemv(transA: false, m: W.rows, n: W.cols, alpha: 1, a: W.data, lda: W.cols,
+                                   x: x, incx: 1, beta: 0, y: y, incy: 1)
+                } else {
+                    gemm(m: W.rows, n: m, k: W.cols, W.data, lda: W.cols, x, ldb: m, into: y, ldc: m)
+                }
+                addColumnVector(b.data, to: y, rows: W.rows, cols: m)
+                rows = W.rows
+                swap(&x, &y)
+            case let .conv(g, W, b):
+                // y = W·im2col(x) + b
+                convolve(g, x, m: m, W: W.data, b: b.data, cols: cols, into: y)
+                rows = g.output.count
+                swap(&x, &y)
+            case let .pool(kind, g):
+                pool(kind, g, x, m: m, channels: 0..<g.input.channels, into: y)
+                rows = g.output.count
+                swap(&x, &y)
+            case let .affine(scale, shift, spatial):
+                let n = spatial * m
+                for c in 0..<scale.count { DeepScratch.affine(x + c * n, x + c * n, count: n, scale: scale[c], shift: shift[c]) }
+            case let .activation(kind):
+                activate(kind, x, rows * m)
+            }
+        }
+        return x
+    }
+
+    static func activationKind(of layer: any Layer<Float>) -> ActivationKind? {
+        switch layer {
+        case is ReLU<Float>: return .relu
+        case is LeakyReLU<Float>: return .leakyReLU
+        case is Tanh<Float>: return .tanh
+        case is Sigmoid<Float>: return .sigmoid
+        default: return nil
         }
     }
 

@@ -14,6 +14,9 @@ public final class Dense<T: Scalar>: Layer {
     /// Whether `backward` computes `∂J/∂A` (not needed for the first layer,
     /// whose input is the data: skipping it saves a third of its work).
     public var computesInputGradient = true
+    /// False when a batch normalization follows (its β makes a bias
+    /// redundant): `b` then stays 0 and is not trained.
+    public let usesBias: Bool
 
     private var A: Matrix<T>?
     private let Z: Matrix<T>
@@ -22,16 +25,17 @@ public final class Dense<T: Scalar>: Layer {
     /// A layer with zero weights and biases; see `initialize(_:rng:)`.
     /// With `zeroed: false` the parameters are left unspecified for the
     /// caller to fill (loading a model).
-    public init(inputSize: Int, outputSize: Int, index: Int = 1, zeroed: Bool = true) {
+    public init(inputSize: Int, outputSize: Int, index: Int = 1, zeroed: Bool = true, usesBias: Bool = true) {
+        self.usesBias = usesBias
         self.inputSize = inputSize
         self.outputSize = outputSize
         W = Parameter(name: "W\(index)", rows: outputSize, cols: inputSize, regularized: true, zeroed: zeroed)
-        b = Parameter(name: "b\(index)", rows: outputSize, cols: 1, regularized: false, zeroed: zeroed)
+        b = Parameter(name: "b\(index)", rows: outputSize, cols: 1, regularized: false, zeroed: zeroed || !usesBias)
         Z = Matrix(rows: outputSize, cols: 0)
         dA = Matrix(rows: inputSize, cols: 0)
     }
 
-    public var parameters: [Parameter<T>] { [W, b] }
+    public var parameters: [Parameter<T>] { usesBias ? [W, b] : [W] }
 
     /// Draws `W` from the distribution `scheme` names (biases become 0).
     public func initialize(_ scheme: WeightInit, rng: inout RandomSource) {
@@ -64,7 +68,7 @@ public final class Dense<T: Scalar>: Layer {
         gemm(dZ, A, transposeB: true, into: W.gradient, beta: beta)
         W.gradientIsZero = false
         // db = Σ_columns dZ
-        rowSums(dZ.data, rows: outputSize, cols: m, into: b.gradient.data)
+        if usesBias { rowSums(dZ.data, rows: outputSize, cols: m, into: b.gradient.data) }
         // dA = Wᵀ·dZ
         if computesInputGradient {
             gemm(W.value, transposeA: true, dZ, into: dA)

@@ -133,11 +133,31 @@ func gemm<T: Scalar>(
         pool.run(GemvRowsJob(m: m, k: k, alpha: alpha, a: a, lda: lda, x: x, beta: beta, y: y, chunk: chunk, pieces: pieces))
         return
     }
+    gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+         A.data, lda: max(1, A.cols), B.data, ldb: max(1, B.cols), into: C.data, ldc: max(1, C.cols),
+         alpha: alpha, beta: beta)
+}
+
+/// `C = alpha · op(A) · op(B) + beta · C` on row-major buffers: `op(A)` is
+/// `m × k`, `op(B)` is `k × n`, `C` is `m × n`. The split over the engine's
+/// threads behind `gemm(_:_:into:)`, for products whose operands are views
+/// of a buffer with another shape (a convolution's `F × (P·m)` output is the
+/// same memory as its `(F·P) × m` activation matrix).
+func gemm<T: Scalar>(
+    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+    _ a: UnsafePointer<T>, lda: Int, _ b: UnsafePointer<T>, ldb: Int,
+    into c: UnsafeMutablePointer<T>, ldc: Int, alpha: T = 1, beta: T = 0
+) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        for i in 0..<m {
+            if beta == 0 { (c + i * ldc).update(repeating: 0, count: n) } else { scale(c + i * ldc, count: n, by: beta) }
+        }
+        return
+    }
     // One block of C per thread, each a single-threaded BLAS call: row
     // blocks, except for a transposed A, whose row blocks would be strided
     // column slices of A (measured slower); there C is split by columns.
-    let lda = max(1, A.cols), ldb = max(1, B.cols), ldc = max(1, C.cols)
-    let a = A.data, b = B.data, c = C.data
     let pool = Parallelism.pool
     let splitColumns = transposeA && !transposeB
     let extent = splitColumns ? n : m

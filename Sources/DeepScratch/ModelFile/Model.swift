@@ -27,18 +27,27 @@ public struct Model: Sendable {
     public var fileInfo: ModelFileInfo?
 
     /// The model of `network`, trained on images of `inputShape` standardized by `standardization`.
+    ///
+    /// With `foldBatchNorm` (the default, for finished models), every batch
+    /// normalization that directly follows a dense or convolution layer is
+    /// folded into that layer's weights and bias (`W' = k·W`,
+    /// `b' = k·(b − μ_run) + β`, `k = γ/√(σ²_run + ε)` per channel), and the
+    /// architecture loses it; checkpoints keep it, to resume exactly.
     public init(network: Network<Float>, architecture: Architecture, standardization: Standardization,
-                inputShape: [Int] = [28, 28, 1], classes: [String]? = nil, polarity: Polarity = .lightOnDark,
-                metadata: Metadata = Metadata(), precision: Precision = .f32) {
+                inputShape: [Int]? = nil, classes: [String]? = nil, polarity: Polarity = .lightOnDark,
+                metadata: Metadata = Metadata(), precision: Precision = .f32, foldBatchNorm: Bool = true) {
+        var network = network
+        var architecture = architecture
+        if foldBatchNorm, let folded = Model.foldingBatchNorm(network, architecture) {
+            (architecture, network) = folded
+        }
         self.architecture = architecture
-        self.inputShape = inputShape
+        let shape = architecture.inputShape
+        self.inputShape = inputShape ?? (architecture.layers == nil ? [28, 28, 1] : [shape.height, shape.width, shape.channels])
         self.classes = classes ?? (0..<network.classes).map { "\($0)" }
         self.standardization = standardization
         self.polarity = polarity
-        self.parameters = network.parameters.map {
-            NamedTensor(name: $0.name, shape: $0.value.cols == 1 ? [$0.value.rows] : [$0.value.rows, $0.value.cols],
-                        values: $0.value.values)
-        }
+        self.parameters = network.storedTensors.map { NamedTensor(name: $0.name, shape: $0.shape, values: $0.matrix.values) }
         self.metadata = metadata
         self.precision = precision
     }
@@ -55,12 +64,53 @@ public struct Model: Sendable {
         return net
     }
 
-    /// Copies the parameters into `network` (same architecture).
+    /// Copies the parameters (and running statistics) into `network` (same architecture).
     public func load(into network: Network<Float>) {
-        for (p, t) in zip(network.parameters, parameters) {
-            precondition(p.value.count == t.values.count, "parameter \(t.name) does not fit the network")
-            t.values.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: t.values.count) }
+        for target in network.storedTensors {
+            guard let t = parameters.first(where: { $0.name == target.name }) else {
+                preconditionFailure("parameter \(target.name) is missing from the model")
+            }
+            precondition(target.matrix.count == t.values.count, "parameter \(t.name) does not fit the network")
+            t.values.withUnsafeBufferPointer { target.matrix.data.update(from: $0.baseAddress!, count: t.values.count) }
         }
+    }
+
+    /// The architecture and network with every batch normalization that
+    /// directly follows a dense or convolution layer folded into it (nil
+    /// when there is none).
+    static func foldingBatchNorm(_ network: Network<Float>, _ architecture: Architecture) -> (Architecture, Network<Float>)? {
+        guard let specs = architecture.layers else { return nil }
+        let old = network.layers
+        func foldable(_ i: Int) -> Bool {
+            i > 0 && old[i] is BatchNorm<Float> && (old[i - 1] is Dense<Float> || old[i - 1] is Conv2D<Float>)
+        }
+        let kept = specs.indices.filter { !foldable($0) }
+        guard kept.count < specs.count else { return nil }
+        let foldedArchitecture = Architecture(layers: kept.map { specs[$0] }, inputShape: architecture.inputShape,
+                                              activation: architecture.activation)
+        let foldedNetwork = foldedArchitecture.makeNetwork(Float.self, seed: 0, drawWeights: false)
+        for (j, i) in kept.enumerated() {
+            let new = foldedNetwork.layers[j]
+            var pairs: [(Parameter<Float>, Parameter<Float>)] = []
+            if let a = old[i] as? Dense<Float>, let b = new as? Dense<Float> { pairs = [(a.W, b.W), (a.b, b.b)] }
+            if let a = old[i] as? Conv2D<Float>, let b = new as? Conv2D<Float> { pairs = [(a.W, b.W), (a.b, b.b)] }
+            if let a = old[i] as? BatchNorm<Float>, let b = new as? BatchNorm<Float> {
+                pairs = [(a.gamma, b.gamma), (a.beta, b.beta)]
+                b.runningMean.copy(from: a.runningMean)
+                b.runningVariance.copy(from: a.runningVariance)
+            }
+            for (a, b) in pairs { b.value.copy(from: a.value) }
+            if pairs.count == 2, i + 1 < old.count, foldable(i + 1), let norm = old[i + 1] as? BatchNorm<Float> {
+                // W' = k·W, b' = k·(b − μ_run) + β with k = γ/√(σ²_run + ε), per output channel
+                let (W, bias) = (pairs[0].1.value, pairs[1].1.value)
+                for c in 0..<norm.channels {
+                    let k = norm.gamma.value.data[c] / (norm.runningVariance.data[c] + norm.epsilon).squareRoot()
+                    scale(W.data + c * W.cols, count: W.cols, by: k)
+                    bias.data[c] = k * (bias.data[c] - norm.runningMean.data[c]) + norm.beta.value.data[c]
+                }
+            }
+        }
+        return (foldedArchitecture, foldedNetwork)
     }
 
     /// The inference layers, as the file's `model.layers` key lists them
@@ -69,6 +119,7 @@ public struct Model: Sendable {
 
     /// The inference layer list of the file's `model.layers` key.
     var layerStrings: [String] {
+        if let layers = architecture.layers { return LayerSpec.fileStrings(layers, input: architecture.inputShape) }
         var out = [String]()
         let s = architecture.sizes
         for l in 1..<s.count {
@@ -114,7 +165,8 @@ public struct Model: Sendable {
         var w = ByteWriter()
         w.bytes += ModelFormat.magic
         w.u16(ModelFormat.major)
-        w.u16(ModelFormat.minor)
+        // Fully connected models stay 1.0, readable by every 1.x reader.
+        w.u16(architecture.layers == nil ? 0 : ModelFormat.minor)
         w.u32(UInt32(ModelFormat.headerSize))
         w.u64(0)                      // file size, patched below
         w.u32(3)                      // sections
@@ -335,7 +387,22 @@ public struct Model: Sendable {
         guard inputShape.count == 3, inputShape.allSatisfy({ (1...65536).contains($0) }) else {
             throw bad("model.input_shape \(inputShape) is not [height, width, channels]")
         }
-        let architecture = try parseLayers(layers, inputSize: inputShape.reduce(1, *), bad: bad)
+        let architecture: Architecture
+        let newKinds = ["conv", "maxpool", "avgpool", "batchnorm"]
+        if let first = layers.first(where: { l in newKinds.contains { l.hasPrefix($0) } }) {
+            guard minor >= 1 else { throw bad("layer '\(first)' needs format 1.1, the file says \(major).\(minor)") }
+            let shape = ImageShape(channels: inputShape[2], height: inputShape[0], width: inputShape[1])
+            switch LayerSpec.parseFileStrings(layers, input: shape) {
+            case let .failure(p): throw bad("model.layers layer \(p.layer) \(p.reason)")
+            case let .success(specs):
+                let activation = specs.lazy.compactMap { s -> ActivationKind? in
+                    if case let .activation(a) = s { return a } else { return nil }
+                }.first ?? .relu
+                architecture = Architecture(layers: specs, inputShape: shape, activation: activation)
+            }
+        } else {
+            architecture = try parseLayers(layers, inputSize: inputShape.reduce(1, *), bad: bad)
+        }
         guard classes.count == architecture.sizes.last! else {
             throw bad("\(classes.count) class labels for \(architecture.sizes.last!) outputs")
         }
@@ -350,17 +417,23 @@ public struct Model: Sendable {
         }
         var parameters = [NamedTensor]()
         var weightTypes = Set<TensorType>()
-        let s = architecture.sizes
         var network: Network<Float>?
-        if buildNetwork {
+        var expected: [(name: String, shape: [Int])]
+        if buildNetwork || architecture.layers != nil {
             var inference = architecture
             inference.keep = Array(repeating: 1, count: inference.keep.count)
-            network = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
+            inference.layers = inference.layers?.filter { if case .dropout = $0 { return false } else { return true } }
+            let built = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
+            expected = built.storedTensors.map { ($0.name, $0.shape) }
+            if buildNetwork { network = built }
+        } else {
+            let s = architecture.sizes
+            expected = (1..<s.count).flatMap { l in [("W\(l)", [s[l], s[l - 1]]), ("b\(l)", [s[l]])] }
         }
-        let targets = network?.parameters.map { $0.value }
+        let targets = network?.storedTensors.map { $0.matrix }
         var k = 0
-        for l in 1..<s.count {
-            for (name, shape) in [("W\(l)", [s[l], s[l - 1]]), ("b\(l)", [s[l]])] {
+        do {
+            for (name, shape) in expected {
                 guard let e = entries.first(where: { $0.name == name }) else { throw bad("tensor \(name) is missing") }
                 guard e.shape.reduce(1, *) == shape.reduce(1, *), e.shape[0] == shape[0] else {
                     throw bad("tensor \(name) has shape \(e.shape), the layers need \(shape)")

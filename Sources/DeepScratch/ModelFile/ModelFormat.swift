@@ -2,7 +2,7 @@
 enum ModelFormat {
     static let magic: [UInt8] = [0x89, 0x44, 0x53, 0x4D, 0x0D, 0x0A, 0x1A, 0x0A]
     static let major: UInt16 = 1
-    static let minor: UInt16 = 0
+    static let minor: UInt16 = 1
     static let headerSize = 32
     static let checksumSize = 8
     static let tensorAlignment = 64

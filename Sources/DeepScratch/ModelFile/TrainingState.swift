@@ -53,6 +53,11 @@ public struct TrainingState: Sendable {
         meta["train.config.sizes"] = .ints(c.architecture.sizes.map(Int64.init))
         meta["train.config.activation"] = .string(c.architecture.activation.rawValue)
         meta["train.config.keep"] = .doubles(c.architecture.keep)
+        if let layers = c.architecture.layers {
+            let shape = c.architecture.inputShape
+            meta["train.config.arch"] = .string(LayerSpec.describe(layers))
+            meta["train.config.input_shape"] = .ints([shape.height, shape.width, shape.channels].map(Int64.init))
+        }
         meta["train.config.init"] = .string(c.initialization?.rawValue ?? "default")
         meta["train.config.epochs"] = .int(Int64(c.epochs))
         meta["train.config.batch"] = .int(Int64(c.batchSize))
@@ -138,8 +143,21 @@ public struct TrainingState: Sendable {
         default: throw bad("checkpoint key train.config.decay is unknown")
         }
         guard let seed = try value("train.config.seed").intValue else { throw bad("checkpoint key train.config.seed is not an integer") }
+        var architecture = Architecture(sizes: sizes64.map { Int($0) }, activation: activation, keep: keep)
+        if let spec = meta["train.config.arch"] {
+            guard let text = spec.stringValue, let hwc = meta["train.config.input_shape"]?.intsValue, hwc.count == 3,
+                  hwc.allSatisfy({ (1...65536).contains($0) }) else {
+                throw bad("checkpoint keys train.config.arch and train.config.input_shape are not a layer list and [height, width, channels]")
+            }
+            let input = ImageShape(channels: Int(hwc[2]), height: Int(hwc[0]), width: Int(hwc[1]))
+            let layers: [LayerSpec]
+            do { layers = try LayerSpec.parse(text, input: input, activation: activation) } catch let e as DeepScratchError {
+                throw bad("checkpoint key train.config.arch: \(e)")
+            }
+            architecture = Architecture(layers: layers, inputShape: input, activation: activation)
+        }
         var config = TrainingConfig(
-            architecture: Architecture(sizes: sizes64.map { Int($0) }, activation: activation, keep: keep),
+            architecture: architecture,
             initialization: initName == "default" ? nil : WeightInit(rawValue: initName),
             epochs: try int("train.config.epochs", 1...Int(Int32.max)), batchSize: try int("train.config.batch", 1...Int(Int32.max)),
             optimizer: OptimizerSettings(kind: kind, beta1: try double("train.config.beta1"),
@@ -148,7 +166,8 @@ public struct TrainingState: Sendable {
             seed: UInt64(bitPattern: Int64(seed)))
         config.augmentShift = try int("train.config.augment_shift", 0...8)
         do { try config.validate() } catch let e as DeepScratchError { throw bad("checkpoint settings: \(e)") }
-        let dropoutCount = keep.filter { $0 < 1 }.count
+        let dropoutCount = architecture.layers.map { $0.filter { if case .dropout = $0 { return true } else { return false } }.count }
+            ?? keep.filter { $0 < 1 }.count
         self.init(
             config: config, devCount: try int("train.config.dev"),
             epochsDone: try int("checkpoint.epochs_done"), stepsDone: try int("checkpoint.steps_done"),
@@ -161,14 +180,15 @@ public struct TrainingState: Sendable {
         // Moments must match the optimizer and the parameters.
         let needed = (kind == .momentum || kind == .adam ? ["v"] : []) + (kind == .rmsprop || kind == .adam ? ["s"] : [])
         for which in needed {
-            for p in parameters {
+            // Running statistics of batch normalization are not trained.
+            for p in parameters where !(p.name.hasPrefix("mean") || p.name.hasPrefix("var")) {
                 guard let m = moments.first(where: { $0.name == "opt.\(which).\(p.name)" }) else {
                     throw bad("checkpoint tensor opt.\(which).\(p.name) is missing")
                 }
                 guard m.values.count == p.values.count else { throw bad("checkpoint tensor \(m.name) does not match \(p.name)") }
             }
         }
-        guard Array(sizes64.map { Int($0) }) == parameters.chainSizes else {
+        guard architecture.layers != nil || Array(sizes64.map { Int($0) }) == parameters.chainSizes else {
             throw bad("checkpoint settings describe layers \(sizes64), the weights have \(parameters.chainSizes)")
         }
     }

@@ -17,8 +17,9 @@ public final class Network<T: Scalar> {
         precondition(layers.last!.outputSize == classes, "last layer size differs from the class count")
         self.layers = layers
         self.head = SoftmaxCrossEntropy(classes: classes)
-        // The first dense layer's input is the data: its gradient is never used.
+        // The first layer's input is the data: its gradient is never used.
         if let first = layers.first as? Dense<T> { first.computesInputGradient = false }
+        if let first = layers.first as? Conv2D<T> { first.computesInputGradient = false }
     }
 
     /// Number of input features.
@@ -38,8 +39,41 @@ public final class Network<T: Scalar> {
     /// Total number of trainable scalars.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
-    /// Sets the L2 strength λ of every dense layer.
-    public func setL2(_ lambda: T) { for d in denseLayers { d.l2 = lambda } }
+    /// The convolution layers, in order.
+    public var convolutionLayers: [Conv2D<T>] { layers.compactMap { $0 as? Conv2D<T> } }
+
+    /// The batch normalization layers, in order.
+    public var batchNormLayers: [BatchNorm<T>] { layers.compactMap { $0 as? BatchNorm<T> } }
+
+    /// Sets the L2 strength λ of every dense and convolution layer.
+    public func setL2(_ lambda: T) {
+        for d in denseLayers { d.l2 = lambda }
+        for c in convolutionLayers { c.l2 = lambda }
+    }
+
+    /// Every tensor a model file stores, in file order, with its file shape:
+    /// per layer `W<k>`, `b<k>` (dense `[out, in]`, convolution
+    /// `[F, C, k, k]`; `b` only when used) and, per batch normalization,
+    /// `gamma<n>`, `beta<n>`, `mean<n>`, `var<n>` (`[C]`).
+    public var storedTensors: [(name: String, shape: [Int], matrix: Matrix<T>)] {
+        var out = [(name: String, shape: [Int], matrix: Matrix<T>)]()
+        for layer in layers {
+            if let d = layer as? Dense<T> {
+                out.append((d.W.name, [d.outputSize, d.inputSize], d.W.value))
+                if d.usesBias { out.append((d.b.name, [d.outputSize], d.b.value)) }
+            } else if let c = layer as? Conv2D<T> {
+                out.append((c.W.name, [c.output.channels, c.input.channels, c.kernel, c.kernel], c.W.value))
+                if c.usesBias { out.append((c.b.name, [c.output.channels], c.b.value)) }
+            } else if let n = layer as? BatchNorm<T> {
+                let k = n.gamma.name.dropFirst("gamma".count)
+                out.append((n.gamma.name, [n.channels], n.gamma.value))
+                out.append((n.beta.name, [n.channels], n.beta.value))
+                out.append(("mean\(k)", [n.channels], n.runningMean))
+                out.append(("var\(k)", [n.channels], n.runningVariance))
+            }
+        }
+        return out
+    }
 
     /// Runs the batch `X` (`inputSize × m`) forward and returns the class
     /// probabilities (`classes × m`, owned by the network).
@@ -60,6 +94,9 @@ public final class Network<T: Scalar> {
         for d in denseLayers where d.l2 != 0 {
             total += d.l2 / T(2 * m) * sumOfSquares(d.W.value.data, count: d.W.value.count)
         }
+        for c in convolutionLayers where c.l2 != 0 {
+            total += c.l2 / T(2 * m) * sumOfSquares(c.W.value.data, count: c.W.value.count)
+        }
         return total
     }
 
@@ -71,10 +108,18 @@ public final class Network<T: Scalar> {
     }
 }
 
-/// The shape of a fully connected network: sizes, activation, dropout.
+/// The shape of a network: a fully connected one (sizes, activation,
+/// dropout), or, when `layers` is set, any stack of the layers `LayerSpec`
+/// lists (convolutions, pooling, batch normalization).
 public struct Architecture: Equatable, Sendable {
     /// Layer widths from input to output, e.g. `[784, 1024, 1024, 10]`.
+    /// For a network with `layers`: `[input values, classes]`.
     public var sizes: [Int]
+    /// The layer list of a network beyond the fully connected one (nil for
+    /// the network `sizes` describes); the softmax head is implicit.
+    public var layers: [LayerSpec]?
+    /// The shape of one input image (for `layers`; MNIST: 1×28×28).
+    public var inputShape: ImageShape
     /// The hidden layers' activation.
     public var activation: ActivationKind
     /// Keep probability of the dropout after each hidden layer (1 = none).
@@ -87,15 +132,37 @@ public struct Architecture: Equatable, Sendable {
     public init(sizes: [Int], activation: ActivationKind = .relu, keep: [Double] = []) {
         self.sizes = sizes
         self.activation = activation
+        self.layers = nil
+        self.inputShape = ImageShape(channels: 1, height: 1, width: sizes.first ?? 0)
         let hidden = max(0, sizes.count - 2)
         if keep.count == 1 { self.keep = Array(repeating: keep[0], count: hidden) }
         else if keep.isEmpty { self.keep = Array(repeating: 1, count: hidden) }
         else { self.keep = keep }
     }
 
-    /// Number of trainable scalars: `Σ (in + 1) · out` over the dense layers.
+    /// A network of `layers` on images of `inputShape`. The layers are
+    /// not checked here: see `LayerSpec.shapes(of:input:)`.
+    /// - Parameters:
+    ///   - layers: the layer list, ending in a dense layer of `classes` outputs.
+    ///   - activation: the activation the list uses (recorded for resuming).
+    public init(layers: [LayerSpec], inputShape: ImageShape, activation: ActivationKind = .relu) {
+        var classes = 0
+        if case let .dense(n)? = layers.last { classes = n }
+        self.sizes = [inputShape.count, classes]
+        self.activation = activation
+        self.keep = []
+        self.layers = layers
+        self.inputShape = inputShape
+    }
+
+    /// Number of trainable scalars (and stored running statistics):
+    /// `Σ (in + 1) · out` over the dense layers of a fully connected network.
     public var parameterCount: Int {
-        (1..<max(1, sizes.count)).reduce(0) { $0 + (sizes[$1 - 1] + 1) * sizes[$1] }
+        guard let layers else {
+            return (1..<max(1, sizes.count)).reduce(0) { $0 + (sizes[$1 - 1] + 1) * sizes[$1] }
+        }
+        let net = makeNetwork(Float.self, seed: 0, drawWeights: false)
+        return net.storedTensors.reduce(0) { $0 + $1.matrix.count }
     }
 
     /// Builds the network: `Dense → activation → [Dropout]` per hidden layer,
@@ -109,6 +176,10 @@ public struct Architecture: Equatable, Sendable {
     ) -> Network<T> {
         var rng = RandomSource(seed: seed)
         let scheme = initialization ?? activation.suitedInit
+        if let specs = self.layers {
+            return LayerSpec.makeNetwork(specs, input: inputShape, T.self, initialization: scheme, seed: seed,
+                                         drawWeights: drawWeights)
+        }
         var layers: [any Layer<T>] = []
         for l in 1..<sizes.count {
             let dense = Dense<T>(inputSize: sizes[l - 1], outputSize: sizes[l], index: l, zeroed: drawWeights)

@@ -54,6 +54,11 @@ public struct TrainingConfig: Equatable, Sendable {
         if let k = architecture.keep.first(where: { !($0 > 0 && $0 <= 1) }) {
             throw bad("keep probability", k, "a number in (0, 1]")
         }
+        if let layers = architecture.layers {
+            if case let .failure(p) = LayerSpec.shapes(of: layers, input: architecture.inputShape) {
+                throw bad("layer \(p.layer)", LayerSpec.describe(layers), p.reason)
+            }
+        }
         guard epochs >= 1 else { throw bad("epochs", epochs, "a positive integer") }
         guard (0...8).contains(augmentShift) else { throw bad("augmentation shift", augmentShift, "0 to 8 pixels") }
         guard batchSize >= 1 else { throw bad("batch size", batchSize, "a positive integer") }
@@ -199,9 +204,14 @@ public final class Trainer {
     public convenience init(resuming model: Model, config: TrainingConfig) throws {
         let had = model.architecture
         let want = config.architecture
-        if had.sizes != want.sizes || had.activation != want.activation {
+        // Dropout does not change the weights (and finished files do not record it).
+        func inference(_ a: Architecture) -> [LayerSpec]? {
+            a.layers?.filter { if case .dropout = $0 { return false } else { return true } }
+        }
+        if had.sizes != want.sizes || had.activation != want.activation || inference(had) != inference(want) {
             func describe(_ a: Architecture) -> String {
-                a.sizes.map(String.init).joined(separator: "-") + " " + a.activation.rawValue
+                if let layers = a.layers { return "'" + LayerSpec.describe(layers) + "' " + a.activation.rawValue }
+                return a.sizes.map(String.init).joined(separator: "-") + " " + a.activation.rawValue
             }
             throw DeepScratchError.invalidSetting(
                 name: "architecture", value: describe(want),
