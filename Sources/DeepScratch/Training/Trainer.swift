@@ -365,7 +365,10 @@ public final class Trainer {
     /// Cost and accuracy of the network (dropout off) on `images`.
     /// - Throws: `DeepScratchError.dataMismatch` if the images do not fit the network.
     public func evaluate(_ images: LabeledImages, batchSize: Int = 1000) throws -> Evaluation {
-        try network.evaluate(images, standardization: standardization, batchSize: batchSize)
+        // Convolutional networks evaluate in batches of 256: a batch of 1,000 would grow every
+        // layer's buffers (im2col above all) fourfold over training's.
+        let batch = config.architecture.layers == nil ? batchSize : min(batchSize, max(256, config.batchSize))
+        return try network.evaluate(images, standardization: standardization, batchSize: batch)
     }
 }
 
