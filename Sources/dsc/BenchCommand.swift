@@ -27,6 +27,9 @@ struct BenchCommand: ParsableCommand {
     var model: String?
 
     func run() throws {
+        guard seconds > 0, seconds.isFinite else {
+            throw DeepScratchError.invalidSetting(name: "--seconds", value: "\(seconds)", expected: "a positive number of seconds")
+        }
         if let classify {
             guard loads >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads", value: "\(loads)", expected: "a positive integer") }
             Parallelism.setThreads(threads ?? 1)

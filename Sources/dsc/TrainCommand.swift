@@ -28,7 +28,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder with the four MNIST IDX files (.gz or raw). Default: $DEEPSCRATCH_DATA, else ~/.cache/deepscratch/mnist; missing files are downloaded there.")
     var data: String?
 
-    @Option(help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
+    @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
     @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
@@ -67,7 +67,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "L2 regularization strength λ; the cost gains λ/(2m)·Σ‖W‖². (default: 0)")
     var l2: Double?
 
-    @Option(help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer; 1 = no dropout. (default: \(TrainDefaults.keep))")
+    @Option(parsing: .unconditional, help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer; 1 = no dropout. (default: \(TrainDefaults.keep))")
     var keep: String?
 
     @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y, drawn per image and epoch; 0 = off. (default: \(TrainDefaults.augmentShift))")
@@ -271,7 +271,12 @@ struct TrainCommand: ParsableCommand {
         if let hidden {
             sizes = [784]
             let h = hidden.trimmingCharacters(in: .whitespaces)
-            if h != "none" && !h.isEmpty {
+            // An empty value is a mistake (an unset shell variable), not a
+            // request for softmax regression: that is spelled 'none'.
+            guard !h.isEmpty else {
+                throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024, or 'none'")
+            }
+            if h != "none" {
                 for part in h.split(separator: ",", omittingEmptySubsequences: false) {
                     guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0 else {
                         throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024")
