@@ -147,7 +147,10 @@ final class CExamplesTests: XCTestCase {
             cc = try swiftClang()
             sanitizerFlags = ["-fsanitize=\(s.rawValue)", "-fuse-ld=lld"]
             // Swift's TSan runtime also intercepts libdispatch.
-            if s == .thread { sanitizerLibraries = ["-L" + (try swiftRuntimeFolder()), "-ldispatch", "-lBlocksRuntime"] }
+            if s == .thread {
+                let runtime = try swiftRuntimeFolder()
+                sanitizerLibraries = ["-L" + runtime, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime]
+            }
         }
         let lib = try libraryFolder()
         let output = folder.path + "/" + name
