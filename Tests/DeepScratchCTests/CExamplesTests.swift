@@ -130,7 +130,13 @@ final class CExamplesTests: XCTestCase {
     private func pythonEnvironment(_ base: [String: String]) throws -> [String: String] {
         var env = base
         if let s = sanitizer {
-            env["LD_PRELOAD"] = try sanitizerRuntime(s)
+            var preload = [try sanitizerRuntime(s)]
+            if s == .thread {
+                // Swift's TSan runtime intercepts libdispatch and needs it loaded.
+                let runtime = try swiftRuntimeFolder()
+                preload += [runtime + "/libdispatch.so", runtime + "/libBlocksRuntime.so"]
+            }
+            env["LD_PRELOAD"] = preload.joined(separator: " ")
             if s == .address { env["ASAN_OPTIONS"] = "detect_leaks=0" }
         }
         return env

@@ -84,9 +84,18 @@ final class CLIBadInputTests: XCTestCase {
         env["no_proxy"] = "127.0.0.1,localhost"
         env["NO_PROXY"] = "127.0.0.1,localhost"
         if unprivileged && isRoot {
+            // A copy of dsc in the fixture folder, which nobody can reach
+            // (the build folder may be inside a home folder only root enters).
+            let copy = fixture.path + "/bin/dsc"
+            if !FileManager.default.fileExists(atPath: copy) {
+                try FileManager.default.createDirectory(atPath: fixture.path + "/bin", withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: dsc.path, toPath: copy)
+                chmod(fixture.path + "/bin", 0o755)
+                chmod(copy, 0o755)
+            }
             let setpriv = URL(fileURLWithPath: "/usr/bin/setpriv")
             return try runProcess(setpriv, ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", "--",
-                                            dsc.path] + arguments, environment: env, limit: 300)
+                                            copy] + arguments, environment: env, limit: 300)
         }
         return try runProcess(dsc, arguments, environment: env, limit: 300)
     }
@@ -177,7 +186,7 @@ final class CLIBadInputTests: XCTestCase {
     func testUnreadableFiles() throws {
         // The premise: the user that runs dsc cannot open these.
         let probe = try run(["inspect", unreadable], unprivileged: true)
-        XCTAssertTrue(probe.stderr.contains("Permission denied"),
+        XCTAssertTrue(probe.stderr.hasPrefix("dsc: error: \(unreadable): cannot read: Permission denied"),
                       "the unreadable file must be unreadable to dsc's user (root runs dsc as nobody): \(probe.stderr)")
         for args in modelReaders(unreadable) + pictureReaders(unreadable) {
             try assertCleanFailure(args, mentions: unreadable, unprivileged: true)
