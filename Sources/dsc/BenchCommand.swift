@@ -66,6 +66,9 @@ struct BenchCommand: ParsableCommand {
     var batch: Int = 128
 
     func run() throws {
+        guard seconds > 0, seconds.isFinite else {
+            throw DeepScratchError.invalidSetting(name: "--seconds", value: "\(seconds)", expected: "a positive number of seconds")
+        }
         if conv {
             guard loads >= 1, batch >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads/--batch", value: "\(loads)/\(batch)", expected: "positive integers") }
             if let threads, threads < 1 { throw DeepScratchError.invalidSetting(name: "--threads", value: "\(threads)", expected: "a positive integer") }
@@ -156,9 +159,6 @@ struct BenchCommand: ParsableCommand {
         }
         for (name, value) in [("--repeats", repeats), ("--steps", steps), ("--runs", runs), ("--calls", calls)] where value < 1 {
             throw DeepScratchError.invalidSetting(name: name, value: "\(value)", expected: "a positive integer")
-        }
-        guard seconds > 0, seconds.isFinite else {
-            throw DeepScratchError.invalidSetting(name: "--seconds", value: "\(seconds)", expected: "a positive number of seconds")
         }
         let threadCount = threads ?? Parallelism.processorCount
         Parallelism.setThreads(threadCount)

@@ -14,6 +14,10 @@ struct DSC: ParsableCommand {
     /// Parses, runs, and turns every error into one line on stderr and a
     /// non-zero exit status.
     static func main() {
+        // Past a file-size limit (ulimit -f), write() should fail with EFBIG
+        // and be reported like a full disk, with the temporary file removed;
+        // the default action of SIGXFSZ would kill dsc mid-write instead.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the numbers of every epoch to this CSV file, rewritten after every epoch.")
     var log: String?
 
-    @Option(help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
+    @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
     @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset (lenet): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --keep.", valueName: "spec"))
@@ -84,7 +84,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "L2 regularization strength λ; the cost gains λ/(2m)·Σ‖W‖². (default: 0)")
     var l2: Double?
 
-    @Option(help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer; 1 = no dropout. (default: \(TrainDefaults.keep))")
+    @Option(parsing: .unconditional, help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer; 1 = no dropout. (default: \(TrainDefaults.keep))")
     var keep: String?
 
     @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y, drawn per image and epoch; 0 = off. (default: \(TrainDefaults.augmentShift))")
@@ -351,7 +351,12 @@ struct TrainCommand: ParsableCommand {
         } else if let hidden {
             sizes = [inputSize]
             let h = hidden.trimmingCharacters(in: .whitespaces)
-            if h != "none" && !h.isEmpty {
+            // An empty value is a mistake (an unset shell variable), not a
+            // request for softmax regression: that is spelled 'none'.
+            guard !h.isEmpty else {
+                throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024, or 'none'")
+            }
+            if h != "none" {
                 for part in h.split(separator: ",", omittingEmptySubsequences: false) {
                     guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0 else {
                         throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024")

@@ -90,15 +90,78 @@ final class CExamplesTests: XCTestCase {
         return env
     }
 
+    /// The sanitizer this test build runs under (`swift test
+    /// --sanitize=address` or `=thread`), recognized by its runtime's entry
+    /// point in this process. This build's libdeepscratch.so is then
+    /// instrumented too, and a program linking it needs the same runtime.
+    private enum Sanitizer: String { case address, thread }
+    private var sanitizer: Sanitizer? {
+        if dlsym(nil, "__asan_init") != nil { return .address }
+        if dlsym(nil, "__tsan_init") != nil { return .thread }
+        return nil
+    }
+
+    /// The clang beside `swift` (the Swift toolchain's, whose sanitizer
+    /// runtimes match the ones the library was instrumented for).
+    private func swiftClang() throws -> String {
+        guard let swift = CPaths.onPath("swift") else { throw CTestError("'swift' is not on PATH") }
+        let clang = (URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent().path) + "/clang"
+        guard FileManager.default.isExecutableFile(atPath: clang) else { throw CTestError("no clang beside \(swift)") }
+        return clang
+    }
+
+    /// The shared sanitizer runtime of the Swift toolchain's clang, which a
+    /// program not built with the sanitizer (python3) must preload to load
+    /// an instrumented library.
+    private func sanitizerRuntime(_ s: Sanitizer) throws -> String {
+        let clangLib = URL(fileURLWithPath: try swiftClang()).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("lib/clang").path
+        let short = s == .address ? "asan" : "tsan"
+        for version in (try? FileManager.default.contentsOfDirectory(atPath: clangLib)) ?? [] {
+            let path = "\(clangLib)/\(version)/lib/linux/libclang_rt.\(short)-x86_64.so"
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        throw CTestError("no libclang_rt.\(short)-x86_64.so under \(clangLib)")
+    }
+
+    /// The environment python3 runs the example in: `base`, plus,
+    /// under a sanitizer, its runtime preloaded (and, under ASan, no leak
+    /// report: the interpreter keeps its objects to the end on purpose).
+    private func pythonEnvironment(_ base: [String: String]) throws -> [String: String] {
+        var env = base
+        if let s = sanitizer {
+            var preload = [try sanitizerRuntime(s)]
+            if s == .thread {
+                // Swift's TSan runtime intercepts libdispatch and needs it loaded.
+                let runtime = try swiftRuntimeFolder()
+                preload += [runtime + "/libdispatch.so", runtime + "/libBlocksRuntime.so"]
+            }
+            env["LD_PRELOAD"] = preload.joined(separator: " ")
+            if s == .address { env["ASAN_OPTIONS"] = "detect_leaks=0" }
+        }
+        return env
+    }
+
     /// Compiles C `sources` into the executable `name` in the temporary
-    /// folder, linked against this build's libdeepscratch.so.
+    /// folder, linked against this build's libdeepscratch.so (under a
+    /// sanitizer: with the Swift toolchain's clang and the same sanitizer).
     private func buildC(_ sources: [String], name: String, extraFlags: [String] = [], libraries: [String] = [],
                         file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let cc = try tool("cc", package: "gcc")
+        var cc = try tool("cc", package: "gcc")
+        var sanitizerFlags: [String] = [], sanitizerLibraries: [String] = []
+        if let s = sanitizer {
+            cc = try swiftClang()
+            sanitizerFlags = ["-fsanitize=\(s.rawValue)", "-fuse-ld=lld"]
+            // Swift's TSan runtime also intercepts libdispatch.
+            if s == .thread {
+                let runtime = try swiftRuntimeFolder()
+                sanitizerLibraries = ["-L" + runtime, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime]
+            }
+        }
         let lib = try libraryFolder()
         let output = folder.path + "/" + name
-        let arguments = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror"] + extraFlags + ["-I", CPaths.root + "/include"]
-            + sources + ["-L" + lib, "-ldeepscratch"] + libraries + ["-Wl,-rpath," + lib, "-o", output]
+        let arguments = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror"] + sanitizerFlags + extraFlags + ["-I", CPaths.root + "/include"]
+            + sources + ["-L" + lib, "-ldeepscratch"] + libraries + sanitizerLibraries + ["-Wl,-rpath," + lib, "-o", output]
         let result = try runCProcess(cc, arguments, limit: 120)
         guard result.status == 0, FileManager.default.isExecutableFile(atPath: output) else {
             throw CTestError("cc \(arguments.joined(separator: " ")) failed:\n\(result.summary)")
@@ -407,7 +470,7 @@ final class CExamplesTests: XCTestCase {
         let arguments = [CPaths.shippedModel] + digits.map(\.path)
         let c = try runCProcess(classify, arguments, environment: env, limit: 120)
         env["DEEPSCRATCH_LIB"] = try libraryFolder() + "/libdeepscratch.so"
-        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: env, limit: 120)
+        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: try pythonEnvironment(env), limit: 120)
         XCTAssertEqual(c.status, 0, c.summary)
         XCTAssertEqual(py.status, 0, py.summary)
         XCTAssertEqual(py.stdoutLines.count, digits.count, py.summary)
@@ -425,7 +488,7 @@ final class CExamplesTests: XCTestCase {
         let arguments = [CPaths.shippedModel, missing] + (try exampleDigits()).map(\.path)
         let c = try runCProcess(classify, arguments, environment: env, limit: 120)
         env["DEEPSCRATCH_LIB"] = try libraryFolder() + "/libdeepscratch.so"
-        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: env, limit: 120)
+        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: try pythonEnvironment(env), limit: 120)
         XCTAssertEqual(c.status, 1, c.summary)
         XCTAssertEqual(py.status, 1, py.summary)
         XCTAssertEqual(py.stdout, c.stdout)

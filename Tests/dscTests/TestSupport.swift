@@ -204,6 +204,8 @@ struct ProcessResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// True when a signal ended the process (then `status` is the signal's number).
+    var signaled = false
     /// The lines of standard error, without empty trailing ones.
     var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty } }
 }
@@ -240,7 +242,8 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
     try? out.close(); try? err.close()
     let stdout = String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self)
     let stderr = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
-    return ProcessResult(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    return ProcessResult(status: process.terminationStatus, stdout: stdout, stderr: stderr,
+                         signaled: process.terminationReason == .uncaughtSignal)
 }
 
 /// Runs `body` on another thread and returns its outcome, or nil if it has

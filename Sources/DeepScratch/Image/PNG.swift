@@ -48,9 +48,13 @@ public enum PNG {
     /// - Throws: `DeepScratchError.badImage` naming the problem.
     public static func decode(_ bytes: UnsafeRawBufferPointer, name: String = "<memory>") throws -> GrayImage {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
-            throw DeepScratchError.badImage(path: name, reason: "no bytes")
+            throw DeepScratchError.badImage(path: name, reason: "the data is empty")
         }
-        if bytes.count >= 8, Array(bytes.prefix(8)) == pngSignature, !endsWithIEND(bytes.suffix(64)) {
+        // The same first checks, and words, as for a file.
+        guard bytes.count >= 8, Array(bytes.prefix(8)) == pngSignature else {
+            throw DeepScratchError.badImage(path: name, reason: "not a PNG file (no PNG signature)")
+        }
+        if !endsWithIEND(bytes.suffix(64)) {
             throw DeepScratchError.badImage(path: name, reason: "truncated PNG: the data does not end with an IEND chunk")
         }
         let tagged = declaresColorSpace(bytes.prefix(65536))
