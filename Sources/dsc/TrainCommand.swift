@@ -124,12 +124,6 @@ struct TrainCommand: ParsableCommand {
         let classNames = try DataLocation.classNames(classes, dataset: datasetName, fallback: resumed?.classes)
         // Bad flags fail before any data is read or downloaded; the input size comes from the data.
         _ = try makeConfig(resuming: resumed, classCount: classNames.count, fashion: fashion)
-        let directory = try DataLocation.resolve(data, dataset: datasetName)
-        let loadStart = monotonicSeconds()
-        let dataset = try IDXDataset.load(directory: directory, classes: classNames.count)
-        let config = try makeConfig(resuming: resumed, inputSize: dataset.train.featureCount,
-                                    classCount: classNames.count, fashion: fashion,
-                                    image: ImageShape(channels: 1, height: dataset.train.rows, width: dataset.train.cols))
         guard let storedPrecision = Precision(rawValue: precision) else {
             throw DeepScratchError.invalidSetting(name: "--precision", value: precision, expected: "f32, f16 or int8")
         }
@@ -140,6 +134,12 @@ struct TrainCommand: ParsableCommand {
         try checkWritable(outputPath)
         if let plot { try checkWritable(plot, what: "PNG") }
         if let log { try checkWritable(log, what: "CSV") }
+        let directory = try DataLocation.resolve(data, dataset: datasetName)
+        let loadStart = monotonicSeconds()
+        let dataset = try IDXDataset.load(directory: directory, classes: classNames.count)
+        let config = try makeConfig(resuming: resumed, inputSize: dataset.train.featureCount,
+                                    classCount: classNames.count, fashion: fashion,
+                                    image: ImageShape(channels: 1, height: dataset.train.rows, width: dataset.train.cols))
         Parallelism.setThreads(threads ?? Parallelism.processorCount)
         guard config.architecture.sizes.last! == classNames.count else {
             throw DeepScratchError.dataMismatch(reason: "\(resume ?? "the model") has \(config.architecture.sizes.last!) classes, --classes names \(classNames.count)")
