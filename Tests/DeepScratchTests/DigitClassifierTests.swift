@@ -60,13 +60,10 @@ final class DigitClassifierTests: XCTestCase {
         XCTAssertEqual(p.probabilities.reduce(0, +), 1, accuracy: 1e-5)
     }
 
-    func testBatchProbabilitiesEqualOneImageAtATime() throws {
-        let (path, _) = try saveModel()
-        let model = try InferenceModel(path: path)
-        var rng = RandomSource(seed: 34)
-        let count = 300  // more than one internal chunk of 256
-        var pixels = [Float](repeating: 0, count: count * 784)
-        for i in 0..<pixels.count where rng.nextUniform() < 0.2 { pixels[i] = Float(rng.nextUniform()) }
+    /// `probabilities(batch:)` of `count` images equals `probabilities(pixels:)`
+    /// of each image within 1e-5.
+    private func assertBatchEqualsOneAtATime(_ model: InferenceModel, _ pixels: [Float], count: Int,
+                                             file: StaticString = #filePath, line: UInt = #line) {
         var batch = [Float](repeating: -1, count: count * 10)
         pixels.withUnsafeBufferPointer { p in
             batch.withUnsafeMutableBufferPointer { model.probabilities(batch: p.baseAddress!, count: count, into: $0.baseAddress!) }
@@ -76,8 +73,18 @@ final class DigitClassifierTests: XCTestCase {
             pixels.withUnsafeBufferPointer { p in
                 one.withUnsafeMutableBufferPointer { model.probabilities(pixels: p.baseAddress! + n * 784, into: $0.baseAddress!) }
             }
-            for k in 0..<10 { XCTAssertEqual(batch[n * 10 + k], one[k], accuracy: 1e-5, "image \(n), class \(k)") }
+            for k in 0..<10 { XCTAssertEqual(batch[n * 10 + k], one[k], accuracy: 1e-5, "image \(n), class \(k)", file: file, line: line) }
         }
+    }
+
+    func testBatchProbabilitiesEqualOneImageAtATime() throws {
+        let (path, _) = try saveModel()
+        let model = try InferenceModel(path: path)
+        var rng = RandomSource(seed: 34)
+        let count = 300  // more than one internal chunk of 256
+        var pixels = [Float](repeating: 0, count: count * 784)
+        for i in 0..<pixels.count where rng.nextUniform() < 0.2 { pixels[i] = Float(rng.nextUniform()) }
+        assertBatchEqualsOneAtATime(model, pixels, count: count)
     }
 
     func testBatchSkippingBlankBordersAndBlankBlocksEqualsOneImageAtATime() throws {
@@ -91,17 +98,7 @@ final class DigitClassifierTests: XCTestCase {
         for n in 0..<inked {
             for y in 6..<22 { for x in 6..<22 where rng.nextUniform() < 0.3 { pixels[n * 784 + y * 28 + x] = Float(rng.nextUniform()) } }
         }
-        var batch = [Float](repeating: -1, count: count * 10)
-        pixels.withUnsafeBufferPointer { p in
-            batch.withUnsafeMutableBufferPointer { model.probabilities(batch: p.baseAddress!, count: count, into: $0.baseAddress!) }
-        }
-        var one = [Float](repeating: -1, count: 10)
-        for n in 0..<count {
-            pixels.withUnsafeBufferPointer { p in
-                one.withUnsafeMutableBufferPointer { model.probabilities(pixels: p.baseAddress! + n * 784, into: $0.baseAddress!) }
-            }
-            for k in 0..<10 { XCTAssertEqual(batch[n * 10 + k], one[k], accuracy: 1e-5, "image \(n), class \(k)") }
-        }
+        assertBatchEqualsOneAtATime(model, pixels, count: count)
     }
 
     func testManyThreadsSharingOneModelGetTheSingleThreadAnswers() throws {

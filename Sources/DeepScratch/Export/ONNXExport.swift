@@ -148,26 +148,7 @@ public enum ONNXExport {
     }
 
     /// `["a", "b"]` with JSON string escapes.
-    static func jsonArray(_ strings: [String]) -> String {
-        "[" + strings.map { s in
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                default:
-                    if u.value < 0x20 {
-                        let hex = Array("0123456789abcdef")
-                        out += "\\u00" + String(hex[Int(u.value >> 4)]) + String(hex[Int(u.value & 15)])
-                    } else {
-                        out.unicodeScalars.append(u)
-                    }
-                }
-            }
-            return out + "\""
-        }.joined(separator: ",") + "]"
-    }
+    static func jsonArray(_ strings: [String]) -> String { JSONText.array(strings) }
 }
 
 /// A node attribute (AttributeProto).
