@@ -164,6 +164,15 @@ struct ConvGeometry {
     var padding: Int
     /// Rows of the patch matrix, `C·k·k`.
     var patch: Int { input.channels * kernel * kernel }
+
+    /// The output columns `ox` whose input column `x = ox·s − p + kx` lies
+    /// inside `0..<W`: the part of a patch row that im2col copies and
+    /// col2im adds back (the rest is padding).
+    func insideColumns(kx: Int) -> Range<Int> {
+        let (W, s, p, OW) = (input.width, stride, padding, output.width)
+        let lo = min(OW, max(0, (p - kx + s - 1) / s))
+        return lo..<max(lo, min(OW, (W - 1 + p - kx) / s + 1))
+    }
 }
 
 /// `Z = W·im2col(A) + b` for a batch of `m` images: `cols` must hold
@@ -192,9 +201,8 @@ func im2col<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, rows: R
     for r in rows {
         let c = r / (k * k), ky = (r / k) % k, kx = r % k
         let dst = cols + r * rowLength
-        // Output columns whose input column x = ox·s − p + kx lies inside 0..<W.
-        let oxLo = min(OW, max(0, (p - kx + s - 1) / s))
-        let oxHi = max(oxLo, min(OW, (W - 1 + p - kx) / s + 1))
+        let inside = g.insideColumns(kx: kx)
+        let (oxLo, oxHi) = (inside.lowerBound, inside.upperBound)
         for oy in 0..<OH {
             let y = oy * s - p + ky
             let line = dst + oy * OW * m
@@ -227,8 +235,8 @@ func col2im<T: Scalar>(_ g: ConvGeometry, _ dcols: UnsafePointer<T>, m: Int, cha
         for ky in 0..<k {
             for kx in 0..<k {
                 let src = dcols + ((c * k + ky) * k + kx) * rowLength
-                let oxLo = min(OW, max(0, (p - kx + s - 1) / s))
-                let oxHi = max(oxLo, min(OW, (W - 1 + p - kx) / s + 1))
+                let inside = g.insideColumns(kx: kx)
+                let (oxLo, oxHi) = (inside.lowerBound, inside.upperBound)
                 for oy in 0..<OH {
                     let y = oy * s - p + ky
                     guard y >= 0 && y < H else { continue }
