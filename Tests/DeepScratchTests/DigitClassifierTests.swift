@@ -101,6 +101,20 @@ final class DigitClassifierTests: XCTestCase {
         assertBatchEqualsOneAtATime(model, pixels, count: count)
     }
 
+    func testBatchOfMostlyInkImagesTakesTheDenseProductAndEqualsOneImageAtATime() throws {
+        let (path, _) = try saveModel()
+        let model = try InferenceModel(path: path)
+        var rng = RandomSource(seed: 38)
+        // About 86 % ink (the sparse first layer gives way to a dense
+        // product above one half), the top row blank in every image.
+        let count = 300
+        var pixels = [Float](repeating: 0, count: count * 784)
+        for n in 0..<count {
+            for i in 28..<784 where rng.nextUniform() < 0.9 { pixels[n * 784 + i] = Float(rng.nextUniform()) }
+        }
+        assertBatchEqualsOneAtATime(model, pixels, count: count)
+    }
+
     func testManyThreadsSharingOneModelGetTheSingleThreadAnswers() throws {
         let (path, _) = try saveModel()
         let model = try InferenceModel(path: path)

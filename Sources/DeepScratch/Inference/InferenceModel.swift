@@ -192,10 +192,12 @@ public final class InferenceModel: @unchecked Sendable {
     /// The images are cut into blocks of 256 that the engine's threads take
     /// in turn, each running a block through the whole network with
     /// single-threaded products (no hand-over between layers). The first
-    /// layer skips the pixels that are background in every image of the
-    /// block (MNIST's borders): `W·x = W·x_bg + Σ_{j: some x_j ≠ x_bg}
-    /// (x_j − x_bg)·W[:, j]`, exact up to rounding, and about a third fewer
-    /// products on digits. Convolutional models run chunks of 256 images
+    /// layer reads only the weights of each image's ink pixels (a digit is
+    /// about a fifth ink): `W·x = W·x_bg + Σ_{j: x_j ≠ x_bg} (x_j − x_bg)·W[:, j]`,
+    /// the first term folded into the bias, as a sparse-times-dense product
+    /// (`sparseProduct`); exact up to rounding. Blocks of mostly-ink images
+    /// take a dense product over the pixels that are ink somewhere in the
+    /// block instead. Convolutional models run chunks of 256 images
     /// turned feature-major through their layer plan.
     public func probabilities(batch pixels: UnsafePointer<Float>, count: Int,
                               into probabilities: UnsafeMutablePointer<Float>) {
@@ -229,66 +231,62 @@ public final class InferenceModel: @unchecked Sendable {
         pool.run { worker in
             guard worker < blocks else { return }
             let rows = min(block, count)
-            let first = dense[0]
-            // Per-thread buffers: the block's gathered input, two activations,
-            // the first layer's gathered weights.
-            let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * inputSize)
+            // Per-thread buffers: two activations and the block's ink pixels.
             let a = UnsafeMutablePointer<Float>.allocate(capacity: rows * widest)
             let z = UnsafeMutablePointer<Float>.allocate(capacity: rows * widest)
-            let w = UnsafeMutablePointer<Float>.allocate(capacity: first.inputs * first.outputs)
-            let used = UnsafeMutablePointer<Int>.allocate(capacity: inputSize)
-            defer { x.deallocate(); a.deallocate(); z.deallocate(); w.deallocate(); used.deallocate() }
+            let sparse = SparseRows()
+            defer { a.deallocate(); z.deallocate() }
             while true {
                 let b = next.add(1, ordering: .relaxed).oldValue
                 if b >= blocks { break }
                 let start = b * block, m = min(block, count - start)
                 runBlock(pixels + start * inputSize, m, probabilities + start * classCount,
-                         x: x, a: a, z: z, w: w, used: used)
+                         a: a, z: z, sparse: sparse)
             }
         }
     }
 
     /// One block of `m` images through the network on the calling thread.
     private func runBlock(_ src: UnsafePointer<Float>, _ m: Int, _ out: UnsafeMutablePointer<Float>,
-                          x: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>,
-                          z: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>,
-                          used: UnsafeMutablePointer<Int>) {
+                          a: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, sparse: SparseRows) {
         let first = dense[0]
         let bg = first.background ?? 0
-        // The inputs that are not background in some image of the block.
-        used.update(repeating: 0, count: inputSize)
-        for r in 0..<m {
-            let p = src + r * inputSize
-            for j in 0..<inputSize where p[j] != 0 { used[j] = 1 }
-        }
-        var k = 0
-        for j in 0..<inputSize where used[j] != 0 { used[k] = j; k += 1 }
-        let gather = k < inputSize * 9 / 10
-        let width = gather ? k : inputSize
-        // x = (p − mean) / std − x_bg, on the used inputs only
-        for r in 0..<m {
-            let p = src + r * inputSize, row = x + r * width
-            if gather {
-                for t in 0..<k { row[t] = (p[used[t]] - mean) * inverseStd - bg }
-            } else {
-                for j in 0..<inputSize { row[j] = (p[j] - mean) * inverseStd - bg }
-            }
-        }
         var n = first.outputs
         first.shiftedBias.withUnsafeBufferPointer { bias in
             for r in 0..<m { (z + r * n).update(from: bias.baseAddress!, count: n) }
         }
-        if width > 0 {
-            first.transposed.withUnsafeBufferPointer { wt in
-                var weights = UnsafePointer(wt.baseAddress!)
-                if gather {
-                    for t in 0..<k { (w + t * n).update(from: wt.baseAddress! + used[t] * n, count: n) }
-                    weights = UnsafePointer(w)
-                }
-                // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg)
-                Float.blasGemm(transA: false, transB: false, m: m, n: n, k: width, alpha: 1, a: x, lda: width,
-                               b: weights, ldb: n, beta: 1, c: z, ldc: n)
+        // The block's ink pixels as sparse rows, x − x_bg = p / std.
+        sparse.reset(rows: m, entries: m * inputSize)
+        for r in 0..<m { sparse.appendRow(src + r * inputSize, count: inputSize, background: 0, scale: inverseStd) }
+        first.transposed.withUnsafeBufferPointer { wt in
+            if sparse.count <= m * inputSize / 2 {
+                // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg), reading only the weight rows of ink pixels
+                sparseProduct(sparse, rows: 0..<m, wt.baseAddress!, ldb: n, columns: 0..<n, into: z, ldc: n,
+                              accumulate: true)
+                return
             }
+            // Dense images: a product over the inputs that are not background in some image of the block.
+            let used = UnsafeMutablePointer<Int>.allocate(capacity: inputSize)
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: m * inputSize)
+            let w = UnsafeMutablePointer<Float>.allocate(capacity: inputSize * n)
+            defer { used.deallocate(); x.deallocate(); w.deallocate() }
+            used.update(repeating: 0, count: inputSize)
+            for r in 0..<m {
+                let p = src + r * inputSize
+                for j in 0..<inputSize where p[j] != 0 { used[j] = 1 }
+            }
+            var k = 0
+            for j in 0..<inputSize where used[j] != 0 { used[k] = j; k += 1 }
+            if k == 0 { return }
+            // x = (p − mean) / std − x_bg, on the used inputs only
+            for r in 0..<m {
+                let p = src + r * inputSize, row = x + r * k
+                for t in 0..<k { row[t] = (p[used[t]] - mean) * inverseStd - bg }
+            }
+            for t in 0..<k { (w + t * n).update(from: wt.baseAddress! + used[t] * n, count: n) }
+            // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg)
+            Float.blasGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k,
+                           b: w, ldb: n, beta: 1, c: z, ldc: n)
         }
         var A = z, Z = a
         for (l, layer) in dense.enumerated() {

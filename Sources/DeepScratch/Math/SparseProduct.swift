@@ -1,0 +1,146 @@
+/// The rows of a sparse matrix in compressed form (CSR): row `r` holds the
+/// values `value[start[r] ..< start[r + 1]]` in the columns `index[…]`.
+///
+/// Used for the data entering the first layer: a digit is mostly
+/// background, so `W·x` needs only the weights of its ink pixels. The
+/// buffers grow on demand and are reused, so a training loop that keeps one
+/// allocates nothing after its first batch.
+final class SparseRows {
+    /// Number of rows.
+    private(set) var rows = 0
+    /// Row `r` is entries `start[r] ..< start[r + 1]`; `rows + 1` values.
+    private(set) var start: UnsafeMutablePointer<Int32>
+    /// The column of each entry.
+    private(set) var index: UnsafeMutablePointer<Int32>
+    /// The value of each entry.
+    private(set) var value: UnsafeMutablePointer<Float>
+    private var rowCapacity = 0
+    private var entryCapacity = 0
+
+    init() {
+        start = .allocate(capacity: 1)
+        start[0] = 0
+        index = .allocate(capacity: 1)
+        value = .allocate(capacity: 1)
+    }
+
+    deinit {
+        start.deallocate()
+        index.deallocate()
+        value.deallocate()
+    }
+
+    /// Number of stored entries.
+    var count: Int { Int(start[rows]) }
+
+    /// Empties the matrix and makes room for `rows` rows of up to `entries` entries in all.
+    func reset(rows: Int, entries: Int) {
+        if rows + 1 > rowCapacity {
+            start.deallocate()
+            rowCapacity = rows + 1
+            start = .allocate(capacity: rowCapacity)
+        }
+        if entries > entryCapacity {
+            index.deallocate()
+            value.deallocate()
+            entryCapacity = entries
+            index = .allocate(capacity: entries)
+            value = .allocate(capacity: entries)
+        }
+        self.rows = 0
+        start[0] = 0
+    }
+
+    /// Appends a row: the entries of `x[0 ..< n]` (stride `stride`) that
+    /// differ from `background`, stored as `scale · (x − background)`.
+    @inline(__always)
+    func appendRow(_ x: UnsafePointer<Float>, count n: Int, stride: Int = 1, background: Float, scale: Float = 1) {
+        var e = Int(start[rows])
+        for i in 0..<n {
+            let v = x[i * stride]
+            if v != background {
+                index[e] = Int32(i)
+                value[e] = scale * (v - background)
+                e += 1
+            }
+        }
+        rows += 1
+        start[rows] = Int32(e)
+    }
+}
+
+/// `C[r, c] = Σ_t value[t] · B[index[t], c]` (plus `C[r, c]` when
+/// `accumulate`) for the rows `r` of the sparse `S` and the columns `c` of
+/// `columns`: the product `S·B` of a CSR matrix and a dense row-major one.
+///
+/// The columns are taken 64 at a time, so the slice of `B` they read
+/// (`K × 256` bytes) stays in the core's L2 cache across all rows, and the
+/// 64 sums of a row live in eight vector registers. Multiply and add are
+/// separate operations (no fused multiply-add), so results do not depend on
+/// the processor.
+func sparseProduct(_ S: SparseRows, rows: Range<Int>, _ B: UnsafePointer<Float>, ldb: Int, columns: Range<Int>,
+                   into C: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    typealias V = SIMD8<Float>
+    let start = S.start, index = S.index, value = S.value
+    var c0 = columns.lowerBound
+    // 64 columns: eight vectors per row.
+    while c0 + 64 <= columns.upperBound {
+        for r in rows {
+            let out = UnsafeMutableRawPointer(C + r * ldc + c0)
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+            if accumulate {
+                a0 = out.loadUnaligned(fromByteOffset: 0, as: V.self)
+                a1 = out.loadUnaligned(fromByteOffset: 32, as: V.self)
+                a2 = out.loadUnaligned(fromByteOffset: 64, as: V.self)
+                a3 = out.loadUnaligned(fromByteOffset: 96, as: V.self)
+                a4 = out.loadUnaligned(fromByteOffset: 128, as: V.self)
+                a5 = out.loadUnaligned(fromByteOffset: 160, as: V.self)
+                a6 = out.loadUnaligned(fromByteOffset: 192, as: V.self)
+                a7 = out.loadUnaligned(fromByteOffset: 224, as: V.self)
+            }
+            for t in Int(start[r])..<Int(start[r + 1]) {
+                // c[r, c0 ..< c0+64] += s · B[k, c0 ..< c0+64]
+                let s = V(repeating: value[t])
+                let row = UnsafeRawPointer(B + Int(index[t]) * ldb + c0)
+                a0 += s * row.loadUnaligned(fromByteOffset: 0, as: V.self)
+                a1 += s * row.loadUnaligned(fromByteOffset: 32, as: V.self)
+                a2 += s * row.loadUnaligned(fromByteOffset: 64, as: V.self)
+                a3 += s * row.loadUnaligned(fromByteOffset: 96, as: V.self)
+                a4 += s * row.loadUnaligned(fromByteOffset: 128, as: V.self)
+                a5 += s * row.loadUnaligned(fromByteOffset: 160, as: V.self)
+                a6 += s * row.loadUnaligned(fromByteOffset: 192, as: V.self)
+                a7 += s * row.loadUnaligned(fromByteOffset: 224, as: V.self)
+            }
+            out.storeBytes(of: a0, toByteOffset: 0, as: V.self)
+            out.storeBytes(of: a1, toByteOffset: 32, as: V.self)
+            out.storeBytes(of: a2, toByteOffset: 64, as: V.self)
+            out.storeBytes(of: a3, toByteOffset: 96, as: V.self)
+            out.storeBytes(of: a4, toByteOffset: 128, as: V.self)
+            out.storeBytes(of: a5, toByteOffset: 160, as: V.self)
+            out.storeBytes(of: a6, toByteOffset: 192, as: V.self)
+            out.storeBytes(of: a7, toByteOffset: 224, as: V.self)
+        }
+        c0 += 64
+    }
+    // 8 columns at a time.
+    while c0 + 8 <= columns.upperBound {
+        for r in rows {
+            let out = UnsafeMutableRawPointer(C + r * ldc + c0)
+            var a = accumulate ? out.loadUnaligned(as: V.self) : V()
+            for t in Int(start[r])..<Int(start[r + 1]) {
+                a += V(repeating: value[t]) * UnsafeRawPointer(B + Int(index[t]) * ldb + c0).loadUnaligned(as: V.self)
+            }
+            out.storeBytes(of: a, as: V.self)
+        }
+        c0 += 8
+    }
+    // The last few, one at a time.
+    while c0 < columns.upperBound {
+        for r in rows {
+            var a: Float = accumulate ? C[r * ldc + c0] : 0
+            for t in Int(start[r])..<Int(start[r + 1]) { a += value[t] * B[Int(index[t]) * ldb + c0] }
+            C[r * ldc + c0] = a
+        }
+        c0 += 1
+    }
+}

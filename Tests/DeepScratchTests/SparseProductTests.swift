@@ -1,0 +1,89 @@
+import XCTest
+@testable import DeepScratch
+
+final class SparseProductTests: XCTestCase {
+    /// A deterministic dense matrix with about `inkShare` of its entries ≠ `background`.
+    private func mostlyBackground(rows: Int, cols: Int, background: Float, inkShare: Double,
+                                  seed: UInt64) -> [Float] {
+        var state = seed
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        return (0..<rows * cols).map { _ in next() < inkShare ? Float(next() * 2 - 1) : background }
+    }
+
+    func testAppendRowKeepsOnlyEntriesThatDifferFromBackgroundScaled() {
+        let S = SparseRows()
+        let x: [Float] = [0.5, 2, 0.5, 0.5, -1, 3]
+        S.reset(rows: 2, entries: 12)
+        x.withUnsafeBufferPointer { S.appendRow($0.baseAddress!, count: 6, background: 0.5, scale: 2) }
+        // every second element: 0.5, 0.5, -1
+        x.withUnsafeBufferPointer { S.appendRow($0.baseAddress!, count: 3, stride: 2, background: 0.5, scale: 1) }
+        XCTAssertEqual(S.rows, 2)
+        XCTAssertEqual(S.count, 4)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: S.start, count: 3)), [0, 3, 4])
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: S.index, count: 4)), [1, 4, 5, 2])
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: S.value, count: 4)), [3, -3, 5, -1.5])
+        // Reuse: reset empties it.
+        S.reset(rows: 1, entries: 6)
+        XCTAssertEqual(S.count, 0)
+    }
+
+    /// Every path of the kernel (64-column chunks, 8-wide, scalar tail),
+    /// with and without accumulation, on a column range that starts inside
+    /// the matrix, against a naive triple loop in Float64.
+    func testSparseProductMatchesNaiveProductOnEveryColumnPath() {
+        let m = 7, k = 50, n = 64 + 64 + 8 + 8 + 5 + 3, ldb = n + 2, ldc = n + 1
+        let X = mostlyBackground(rows: m, cols: k, background: -0.25, inkShare: 0.3, seed: 1)
+        let B = mostlyBackground(rows: k, cols: ldb, background: 0.1, inkShare: 1, seed: 2)
+        let C0 = mostlyBackground(rows: m, cols: ldc, background: 0, inkShare: 1, seed: 3)
+        let S = SparseRows()
+        S.reset(rows: m, entries: m * k)
+        X.withUnsafeBufferPointer { x in
+            for r in 0..<m { S.appendRow(x.baseAddress! + r * k, count: k, background: -0.25, scale: 1.5) }
+        }
+        let columns = 3..<n
+        for accumulate in [false, true] {
+            var C = C0
+            B.withUnsafeBufferPointer { b in
+                C.withUnsafeMutableBufferPointer { c in
+                    sparseProduct(S, rows: 0..<m, b.baseAddress!, ldb: ldb, columns: columns,
+                                  into: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                }
+            }
+            for r in 0..<m {
+                for c in 0..<ldc {
+                    let got = C[r * ldc + c]
+                    guard columns.contains(c) else {
+                        XCTAssertEqual(got, C0[r * ldc + c], "column \(c) outside the range was written")
+                        continue
+                    }
+                    var want = accumulate ? Double(C0[r * ldc + c]) : 0
+                    for j in 0..<k {
+                        want += 1.5 * (Double(X[r * k + j]) + 0.25) * Double(B[j * ldb + c])
+                    }
+                    XCTAssertEqual(Double(got), want, accuracy: 1e-5, "C[\(r), \(c)] accumulate \(accumulate)")
+                }
+            }
+        }
+    }
+
+    func testSparseProductOfAnAllBackgroundRowLeavesOrZeroesIt() {
+        let S = SparseRows()
+        S.reset(rows: 1, entries: 4)
+        let x: [Float] = [0, 0, 0, 0]
+        x.withUnsafeBufferPointer { S.appendRow($0.baseAddress!, count: 4, background: 0) }
+        let B = [Float](repeating: 1, count: 4 * 70)
+        for accumulate in [false, true] {
+            var C = [Float](repeating: 7, count: 70)
+            B.withUnsafeBufferPointer { b in
+                C.withUnsafeMutableBufferPointer { c in
+                    sparseProduct(S, rows: 0..<1, b.baseAddress!, ldb: 70, columns: 0..<70,
+                                  into: c.baseAddress!, ldc: 70, accumulate: accumulate)
+                }
+            }
+            XCTAssertEqual(C, [Float](repeating: accumulate ? 7 : 0, count: 70))
+        }
+    }
+}
