@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
               inference  ds_classify (one image) and ds_classify_batch (1,000) through the C ABI
               recipe     the default dsc train as a child process: training time to 98.0 % and
                          98.5 % test accuracy, final accuracy, wall time, peak memory
+              sparse     (only when named) the first layer's products on one thread, dense and
+                         skipping background pixels, with the conversions the sparse way needs
             Every figure is a median with min and max; docs/performance.md explains each.
             """)
 
@@ -38,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Model for --classify (default: the shipped model).")
     var model: String?
 
-    @Option(help: "Parts of the suite to run, comma-separated: gemm, training, inference, recipe. (default: all)")
+    @Option(help: "Parts of the suite to run, comma-separated: gemm, training, inference, recipe, sparse. (default: all but sparse)")
     var only: String = "gemm,training,inference,recipe"
 
     @Flag(help: "Print the suite's figures as JSON.")
@@ -153,9 +155,9 @@ struct BenchCommand: ParsableCommand {
         }
         if let threads, threads < 1 { throw DeepScratchError.invalidSetting(name: "--threads", value: "\(threads)", expected: "a positive integer") }
         let parts = only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let known: Set<String> = ["gemm", "training", "inference", "recipe"]
+        let known: Set<String> = ["gemm", "training", "inference", "recipe", "sparse"]
         if let unknown = parts.first(where: { !known.contains($0) }) {
-            throw DeepScratchError.invalidSetting(name: "--only", value: unknown, expected: "gemm, training, inference or recipe")
+            throw DeepScratchError.invalidSetting(name: "--only", value: unknown, expected: "gemm, training, inference, recipe or sparse")
         }
         for (name, value) in [("--repeats", repeats), ("--steps", steps), ("--runs", runs), ("--calls", calls)] where value < 1 {
             throw DeepScratchError.invalidSetting(name: name, value: "\(value)", expected: "a positive integer")
@@ -186,8 +188,9 @@ struct BenchCommand: ParsableCommand {
             report(g)
         }
         let needsData = parts.contains("training") || parts.contains("inference") || parts.contains("recipe")
+            || parts.contains("sparse")
         let directory = needsData ? try DataLocation.resolve(data) : ""
-        let dataset = parts.contains("training") || parts.contains("inference")
+        let dataset = parts.contains("training") || parts.contains("inference") || parts.contains("sparse")
             ? try IDXDataset.load(directory: directory) : nil
         if parts.contains("training"), let dataset {
             header("training (\(threadCount) threads; \(repeats) timed epochs of \(steps) steps each, after one untimed)"
@@ -199,6 +202,19 @@ struct BenchCommand: ParsableCommand {
         if parts.contains("inference"), let dataset {
             header("inference through the C ABI (\(threadCount) threads)")
             report(try BenchSuite.inference(modelPath: try DefaultModel.path(model), images: dataset.test, calls: calls))
+        }
+        if parts.contains("sparse"), let dataset {
+            let (density, difference, timings) = SparseBenchmark.firstLayer(images: dataset.train,
+                                                                standardization: Standardization(fitting: dataset.train),
+                                                                seconds: seconds / 2)
+            header("first layer 784-784, batch 128, one thread (ms: median [min, max]); "
+                   + "\(Format.fixed(100 * density, 1)) % of the inputs are not background; sparse and dense results "
+                   + "differ by at most \(String(format: "%.1e", difference)) of the largest value")
+            figures.append(BenchFigure("sparse", "share of the inputs that are not background", "%",
+                                       median: 100 * density, min: 100 * density, max: 100 * density, runs: 1))
+            figures.append(BenchFigure("sparse", "largest difference sparse − dense, relative", "",
+                                       median: difference, min: difference, max: difference, runs: 1))
+            report(timings.map { BenchFigure("sparse", $0.name, "ms", median: $0.median, min: $0.min, max: $0.max, runs: $0.runs) })
         }
         if parts.contains("recipe") {
             header("default recipe: \(runs) runs of dsc train --data \(directory) --test-each-epoch")

@@ -76,6 +76,28 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "10")
     }
 
+    func testSparsePartTimesEachStepAndFindsTheSparseFirstLayerEqualToTheDenseOne() throws {
+        let r = try runProcess(try DSCHarness.executable(),
+                               ["bench", "--only", "sparse", "--json", "--data", try DSCHarness.mnist(), "--seconds", "0.02"],
+                               limit: 600)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8))
+        XCTAssertTrue(report.figures.allSatisfy { $0.group == "sparse" }, "\(report.figures.map(\.group))")
+        let timings = report.figures.filter { $0.unit == "ms" }
+        XCTAssertEqual(timings.count, 9, "\(report.figures.map(\.name))")
+        for figure in timings {
+            XCTAssertGreaterThan(figure.min, 0, figure.name)
+            XCTAssertLessThanOrEqual(figure.min, figure.median, figure.name)
+            XCTAssertLessThanOrEqual(figure.median, figure.max, figure.name)
+            XCTAssertGreaterThanOrEqual(figure.runs, 5, figure.name)
+        }
+        let density = try XCTUnwrap(report.figures.first { $0.unit == "%" })
+        XCTAssertGreaterThan(density.median, 5, "MNIST digits are about a fifth ink")
+        XCTAssertLessThan(density.median, 40)
+        let difference = try XCTUnwrap(report.figures.first { $0.name.hasPrefix("largest difference") })
+        XCTAssertLessThan(difference.median, 1e-5, "the sparse products compute the dense ones")
+    }
+
     func testUnknownPartIsRefusedWithOneLine() throws {
         let r = try runProcess(try DSCHarness.executable(), ["bench", "--only", "gemm,nonsense"], limit: 120)
         XCTAssertNotEqual(r.status, 0)
