@@ -98,5 +98,6 @@ print(open(os.path.join(out, "latency-c1.txt")).read().strip())
 inf = peer("infer", "inference.json")
 for row in inf:
     if row["config"].startswith("INFER_onnxruntime"):
-        print(f"ONNX Runtime: {row['metric']}: {row['value']:,.1f} {row['unit']}")
+        value = f"{row['value']:.4f}" if row["unit"] == "fraction" else f"{row['value']:,.1f}"
+        print(f"ONNX Runtime: {row['metric']}: {value} {row['unit']}")
 PY

@@ -158,7 +158,7 @@ public struct Architecture: Equatable, Sendable {
     /// Number of trainable scalars (and stored running statistics):
     /// `Σ (in + 1) · out` over the dense layers of a fully connected network.
     public var parameterCount: Int {
-        guard let layers else {
+        guard layers != nil else {
             return (1..<max(1, sizes.count)).reduce(0) { $0 + (sizes[$1 - 1] + 1) * sizes[$1] }
         }
         let net = makeNetwork(Float.self, seed: 0, drawWeights: false)
