@@ -55,7 +55,14 @@ int main(int argc, char **argv) {
     float *images = malloc(count * size * sizeof *images);
     float *p = malloc(batch * classes * sizeof *p);
     int *k = malloc(batch * sizeof *k);
-    if (!bytes || !images || !p || !k || gzread(f, bytes, (unsigned)(count * size)) != (int)(count * size)) return 2;
+    if (!bytes || !images || !p || !k) {
+        fprintf(stderr, "latency: out of memory\n");
+        return 2;
+    }
+    if (gzread(f, bytes, (unsigned)(count * size)) != (int)(count * size)) {
+        fprintf(stderr, "latency: %s: shorter than its header says (%zu images)\n", argv[2], count);
+        return 2;
+    }
     gzclose(f);
     for (size_t i = 0; i < count * size; i++) images[i] = bytes[i] / 255.0f;
 

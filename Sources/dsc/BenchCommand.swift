@@ -204,6 +204,7 @@ struct BenchCommand: ParsableCommand {
             report(try BenchSuite.inference(modelPath: try DefaultModel.path(model), images: dataset.test, calls: calls))
         }
         if parts.contains("sparse"), let dataset {
+            guard dataset.train.count > 0 else { throw CLIError("\(directory): no training images") }
             let (density, difference, timings) = SparseBenchmark.firstLayer(images: dataset.train,
                                                                 standardization: Standardization(fitting: dataset.train),
                                                                 seconds: seconds / 2)

@@ -255,11 +255,15 @@ public final class InferenceModel: @unchecked Sendable {
         first.shiftedBias.withUnsafeBufferPointer { bias in
             for r in 0..<m { (z + r * n).update(from: bias.baseAddress!, count: n) }
         }
-        // The block's ink pixels as sparse rows, x − x_bg = p / std.
-        sparse.reset(rows: m, entries: m * inputSize)
-        for r in 0..<m { sparse.appendRow(src + r * inputSize, count: inputSize, background: 0, scale: inverseStd) }
+        // The block's ink pixels as sparse rows, x − x_bg = p / std (when
+        // the entries can be counted in 32 bits, as SparseRows does).
+        let sparseFits = m * inputSize <= Int(Int32.max)
+        if sparseFits {
+            sparse.reset(rows: m, entries: m * inputSize)
+            for r in 0..<m { sparse.appendRow(src + r * inputSize, count: inputSize, background: 0, scale: inverseStd) }
+        }
         first.transposed.withUnsafeBufferPointer { wt in
-            if sparse.count <= m * inputSize / 2 {
+            if sparseFits && sparse.count <= m * inputSize / 2 {
                 // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg), reading only the weight rows of ink pixels
                 sparseProduct(sparse, rows: 0..<m, wt.baseAddress!, ldb: n, columns: 0..<n, into: z, ldc: n,
                               accumulate: true)

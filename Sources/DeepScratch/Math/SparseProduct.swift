@@ -33,8 +33,10 @@ final class SparseRows {
     /// Number of stored entries.
     var count: Int { Int(start[rows]) }
 
-    /// Empties the matrix and makes room for `rows` rows of up to `entries` entries in all.
+    /// Empties the matrix and makes room for `rows` rows of up to `entries`
+    /// entries in all (at most `Int32.max`: positions are 32-bit).
     func reset(rows: Int, entries: Int) {
+        precondition(entries <= Int(Int32.max) && rows < Int(Int32.max), "SparseRows: too many entries")
         if rows + 1 > rowCapacity {
             start.deallocate()
             rowCapacity = rows + 1
@@ -53,8 +55,10 @@ final class SparseRows {
 
     /// Appends a row: the entries of `x[0 ..< n]` (stride `stride`) that
     /// differ from `background`, stored as `scale · (x − background)`.
+    /// `reset` must have made room for this row and its `n` entries.
     @inline(__always)
     func appendRow(_ x: UnsafePointer<Float>, count n: Int, stride: Int = 1, background: Float, scale: Float = 1) {
+        assert(rows + 1 < rowCapacity && Int(start[rows]) + n <= entryCapacity, "SparseRows: no room for the row")
         var e = Int(start[rows])
         for i in 0..<n {
             let v = x[i * stride]
