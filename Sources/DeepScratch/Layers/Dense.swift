@@ -51,7 +51,7 @@ public final class Dense<T: Scalar>: Layer {
         // to it (beta = 1), which spares a pass over Z.
         let m = input.cols
         Z.resize(cols: m)
-        for i in 0..<outputSize { (Z.data + i * m).update(repeating: b.value.data[i], count: m) }
+        broadcastColumn(b.value.data, into: Z.data, rows: outputSize, cols: m)
         gemm(W.value, input, into: Z, beta: 1)
         return Z
     }

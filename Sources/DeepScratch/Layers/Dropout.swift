@@ -76,13 +76,20 @@ struct DropoutMaskJob<T: Scalar>: RangeJob {
 func applyDropoutMask<T: Scalar>(_ x: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, range: Range<Int>,
                                  key: UInt64, threshold: UInt32, scale: T) {
     let k0 = UInt32(truncatingIfNeeded: key), k1 = UInt32(truncatingIfNeeded: key >> 32)
-    for i in range {
+    @inline(__always) func kept(_ i: Int) -> Bool {
         var h = (UInt32(truncatingIfNeeded: i) &+ k0) ^ k1
         h ^= h >> 16
         h = h &* 0x85EB_CA6B
         h ^= h >> 13
         h = h &* 0xC2B2_AE35
         h ^= h >> 16
-        y[i] = h < threshold ? x[i] * scale : 0
+        return h < threshold
+    }
+    if UnsafePointer(y) == x {
+        // In place (the backward pass): one pointer, so the loop vectorizes
+        // (with two, the compiler's overlap check sends it to scalar code).
+        for i in range { y[i] = kept(i) ? y[i] * scale : 0 }
+    } else {
+        for i in range { y[i] = kept(i) ? x[i] * scale : 0 }
     }
 }
