@@ -38,6 +38,10 @@ public enum SparseBenchmark {
         for i in 0..<outputs * n { W[i] = Float(rng.nextGaussian() * 0.01); Wt[i] = 0; dW[i] = 0 }
         for i in 0..<outputs * count { Z[i] = Float(rng.nextGaussian()); Zt[i] = 0 }
         let samples = SparseRows(), pixels = SparseRows()
+        // dst = srcᵀ for a rows × cols src
+        func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+            for r in 0..<rows { for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] } }
+        }
         var timings = [Timing]()
         func time(_ name: String, _ body: () -> Void) {
             body()
@@ -62,7 +66,7 @@ public enum SparseBenchmark {
             for j in 0..<count { samples.appendRow(x + j, count: n, stride: count, background: bg) }
         }
         time("sparse W·X: Wᵀ from W") {
-            for o in 0..<outputs { for i in 0..<n { Wt[i * outputs + o] = W[o * n + i] } }
+            transpose(W, rows: outputs, cols: n, into: Wt)
         }
         time("sparse W·X: Zᵀ = (Xᵀ − x_bg)·Wᵀ") {
             sparseProduct(samples, rows: 0..<count, UnsafePointer(Wt), ldb: outputs, columns: 0..<outputs, into: Zt, ldc: outputs,
@@ -77,14 +81,14 @@ public enum SparseBenchmark {
             for i in 0..<n { pixels.appendRow(x + i * count, count: count, background: bg) }
         }
         time("sparse dW: dZᵀ from dZ") {
-            for o in 0..<outputs { for j in 0..<count { Zt[j * outputs + o] = Z[o * count + j] } }
+            transpose(Z, rows: outputs, cols: count, into: Zt)
         }
         time("sparse dW: dWᵀ = (X − x_bg)·dZᵀ") {
             sparseProduct(pixels, rows: 0..<n, Zt, ldb: outputs, columns: 0..<outputs, into: Wt, ldc: outputs,
                           accumulate: false)
         }
         time("sparse dW: dW from dWᵀ") {
-            for o in 0..<outputs { for i in 0..<n { dW[o * n + i] = Wt[i * outputs + o] } }
+            transpose(Wt, rows: n, cols: outputs, into: dW)
         }
         // The sparse results against the dense ones: Z = Zᵀ + x_bg·W·𝟙 and
         // dW = dWᵀ + x_bg·dZ·𝟙ᵀ (the background part the sparse way leaves out).
@@ -95,7 +99,7 @@ public enum SparseBenchmark {
         }
         Float.blasGemm(transA: false, transB: false, m: outputs, n: count, k: n, alpha: 1, a: W, lda: n,
                        b: x, ldb: count, beta: 0, c: Z, ldc: count)
-        for o in 0..<outputs { for i in 0..<n { Wt[i * outputs + o] = W[o * n + i] } }
+        transpose(W, rows: outputs, cols: n, into: Wt)
         sparseProduct(samples, rows: 0..<count, UnsafePointer(Wt), ldb: outputs, columns: 0..<outputs, into: Zt,
                       ldc: outputs, accumulate: false)
         var rowSumW = [Double](repeating: 0, count: outputs), rowSumZ = [Double](repeating: 0, count: outputs)
@@ -107,7 +111,7 @@ public enum SparseBenchmark {
             let o = k / count, j = k % count
             return Double(Zt[j * outputs + o]) + Double(bg) * rowSumW[o]
         }, outputs * count)
-        for o in 0..<outputs { for j in 0..<count { Zt[j * outputs + o] = Z[o * count + j] } }
+        transpose(Z, rows: outputs, cols: count, into: Zt)
         sparseProduct(pixels, rows: 0..<n, Zt, ldb: outputs, columns: 0..<outputs, into: Wt, ldc: outputs,
                       accumulate: false)
         Float.blasGemm(transA: false, transB: true, m: outputs, n: n, k: count, alpha: 1, a: Z, lda: count,
