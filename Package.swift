@@ -24,8 +24,11 @@ let package = Package(
         // The engine: pure Swift on Glibc, no Foundation.
         .target(name: "DeepScratch", dependencies: ["CBLAS", "CZlib", "CLibPNG"]),
 
+        // Load-time code of libdeepscratch.so (it pins itself against dlclose).
+        .target(name: "CLibrarySupport"),
+
         // The C ABI: converts and catches, nothing else.
-        .target(name: "DeepScratchC", dependencies: ["DeepScratch"]),
+        .target(name: "DeepScratchC", dependencies: ["DeepScratch", "CLibrarySupport"]),
 
         // The command-line tool.
         .executableTarget(
@@ -39,7 +42,7 @@ let package = Package(
             resources: [.copy("Resources/default.dsm")]),
 
         .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG"]),
-        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch"]),
+        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch", "CLibrarySupport"]),
         .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch"]),
     ]
 )

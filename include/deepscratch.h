@@ -29,8 +29,17 @@
  *   same time. Only ds_model_free must not run while other threads use that
  *   model (the library keeps a model alive for a call that already started,
  *   but a call that starts after the free fails with DS_ERR_INVALID_ARGUMENT).
+ *   The library's own worker threads: see "Threads" below.
  * - Nothing the library returns needs to be freed by the caller, except a
  *   model (ds_model_free). The library never keeps a pointer the caller passed.
+ * - Output pointers: each function says which may be NULL; any other NULL
+ *   pointer argument is DS_ERR_INVALID_ARGUMENT, never a crash.
+ * - Hosts: nothing a caller passes (a damaged or hostile model file, any
+ *   PNG bytes, any float values) makes the library abort, trap or hang the
+ *   process; every problem is a status. A child process may use models
+ *   loaded before fork(). dlclose() never unmaps the library (it pins
+ *   itself when loaded, so threads that used it can still exit safely);
+ *   dlopen after dlclose finds it still loaded.
  */
 #ifndef DEEPSCRATCH_H
 #define DEEPSCRATCH_H
@@ -49,9 +58,10 @@ extern "C" {
  * must run with a library whose major version is M: check it once at start
  * with DS_CHECK_VERSION(). Minor versions only add functions. */
 #define DS_VERSION_MAJOR 1
-#define DS_VERSION_MINOR 0
+#define DS_VERSION_MINOR 1
 #define DS_VERSION_PATCH 0
-#define DS_VERSION_STRING "1.0.0"
+#define DS_VERSION_STRING "1.1.0"
+/* 1.1 added ds_set_threads, ds_get_threads and ds_set_spin. */
 
 /* The library's version, "MAJOR.MINOR.PATCH". Static: never free it. */
 const char *ds_version(void);
@@ -138,32 +148,81 @@ ds_status ds_model_metadata(const ds_model *model, char *buffer, size_t capacity
 /* Images given as floats are in the network's form: input_size values,
  * row-major, in [0, 1], 0 for background and 1 for ink (a white digit on
  * black, as MNIST stores them). The model's standardization is applied by
- * the library. Pictures (PNG) go through the library's preprocessing first:
- * any color type, size or polarity.
+ * the library. A NaN or infinite value is DS_ERR_INVALID_ARGUMENT, naming
+ * the pixel (and the image); finite values outside [0, 1] are used as they
+ * are. Pictures (PNG) go through the library's preprocessing first: any
+ * color type, size or polarity.
  *
  * In every classify function, `probabilities` may be NULL; otherwise it
  * receives class_count values (per image) that sum to 1, and
  * probability_count must be at least that many. The predicted class index
- * goes to *out_class (or out_classes[i]). */
+ * goes to *out_class (or out_classes[i]). Should the network's output not be
+ * finite (pixel values far outside [0, 1], or weights so large they
+ * overflow), the call fails with DS_ERR_INVALID_ARGUMENT naming the image.
+ *
+ * Sizes: a model has at most 2^28 inputs and 2^20 classes (the model-file
+ * limits, docs/model-format.md); a batch holds at most 2^31 - 1 images.
+ * Larger counts are DS_ERR_INVALID_ARGUMENT. */
 
-/* One image of `pixel_count` (= input size) floats. */
+/* One image of `pixel_count` (= input size) floats. out_class must not be
+ * NULL. */
 ds_status ds_classify(const ds_model *model, const float *pixels, size_t pixel_count,
                       float *probabilities, size_t probability_count, int *out_class);
 
 /* `image_count` images of `pixels_per_image` floats each, one after the
  * other. probabilities (if not NULL) receives image_count x class_count
  * values, image after image (probability_count counts them all);
- * out_classes receives image_count indices and may be NULL. */
+ * out_classes receives image_count indices and may be NULL (not both NULL).
+ * image_count 0 is DS_OK and touches nothing (pixels may then be NULL).
+ * Runs on the library's threads (see "Threads"). The one exception to
+ * "outputs unchanged on failure": when the network's output is not finite,
+ * probabilities may already have been written (out_classes has not). */
 ds_status ds_classify_batch(const ds_model *model, const float *pixels, size_t image_count, size_t pixels_per_image,
                             float *probabilities, size_t probability_count, int *out_classes);
 
-/* A PNG file (UTF-8 path). */
+/* A PNG file (UTF-8 path). out_class must not be NULL. */
 ds_status ds_classify_png_file(const ds_model *model, const char *path,
                                float *probabilities, size_t probability_count, int *out_class);
 
-/* PNG bytes in memory (only read during the call). */
+/* PNG bytes in memory (only read during the call). out_class must not be
+ * NULL. */
 ds_status ds_classify_png_memory(const ds_model *model, const void *data, size_t size,
                                  float *probabilities, size_t probability_count, int *out_class);
+
+/* ------------------------------------------------------------------ */
+/* Threads (since 1.1)                                                 */
+/* ------------------------------------------------------------------ */
+
+/* ds_classify_batch, and the layers of convolutional models, split their
+ * work across worker threads of the library's own: `threads` in all, the
+ * calling thread included. The setting is process-wide and takes effect for
+ * the next call. By default there is one thread per CPU online.
+ *
+ * - 1: only the calling thread; the library starts no thread at all.
+ * - 0: one per CPU online (the default); at most 256.
+ * - Any thread may call it at any time, also while other threads classify:
+ *   a call already running finishes on the old threads, which then end.
+ * - Idle workers sleep (they take no CPU time) after spinning for a short
+ *   while (ds_set_spin) for the next piece of work.
+ * - In a child process after fork(), the library starts its threads anew
+ *   at the next call, with the same setting.
+ * - OpenBLAS: while the library uses more than one thread it calls OpenBLAS
+ *   from each of them, so it sets OpenBLAS's process-wide thread count to 1
+ *   (openblas_set_num_threads(1)) when it starts them. With 1 thread it
+ *   leaves OpenBLAS's setting alone, and restores the count it found if it
+ *   had set it to 1 before. A host that uses OpenBLAS itself and wants its
+ *   own setting untouched calls ds_set_threads(1) before anything else. */
+ds_status ds_set_threads(size_t threads);
+
+/* The number of threads the library uses, the calling thread included. */
+ds_status ds_get_threads(size_t *out_threads);
+
+/* How long an idle worker thread spins waiting for the next piece of work
+ * before it sleeps: 0 to 1000000 microseconds (default 50). 0 never spins;
+ * more saves the wake-up latency between pieces of work that follow each
+ * other quickly, at the price of up to that much CPU time per worker after
+ * each call. Process-wide; takes effect at once. */
+ds_status ds_set_spin(unsigned int spin_microseconds);
 
 #ifdef __cplusplus
 }

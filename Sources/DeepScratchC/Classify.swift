@@ -19,11 +19,56 @@ private func argmax(_ p: UnsafePointer<Float>, _ n: Int) -> Int32 {
     return Int32(best)
 }
 
-/// Runs `body` with a buffer of `n` floats: the caller's, or a temporary one.
-private func withProbabilities<R>(_ caller: UnsafeMutablePointer<Float>?, _ n: Int,
-                                  _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
-    if let caller { return try body(caller) }
-    return try withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { try body($0.baseAddress!) }
+/// The index of the first value of `pixels` (`count` floats) that is NaN
+/// or infinite, or nil when all are finite.
+private func firstNonFinite(_ pixels: UnsafePointer<Float>, _ count: Int) -> Int? {
+    // 0·x is 0 for every finite x and NaN for NaN and ±∞, and NaN survives a sum:
+    // one vectorized pass finds whether there is any, a second one where.
+    var acc = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+        acc += UnsafeRawPointer(pixels + i).loadUnaligned(as: SIMD16<Float>.self) * 0
+        i += 16
+    }
+    var tail: Float = 0
+    while i < count { tail += pixels[i] * 0; i += 1 }
+    guard acc.sum() + tail != 0 else { return nil }
+    return (0..<count).first { !pixels[$0].isFinite }
+}
+
+/// The error for a non-finite pixel value at `index` of the input
+/// (`perImage` values per image; nil for a single image).
+private func nonFinite(_ pixels: UnsafePointer<Float>, _ index: Int, perImage: Int?) -> Int32 {
+    let place: String
+    if let perImage {
+        let (image, pixel) = index.quotientAndRemainder(dividingBy: max(1, perImage))
+        place = "pixel \(pixel) of image \(image)"
+    } else {
+        place = "pixel \(index)"
+    }
+    return fail(.invalidArgument, "\(place) is \(pixels[index]); pixel values must be finite (0 background, 1 ink)")
+}
+
+/// The error for an image whose class probabilities came out NaN or infinite.
+private func nonFiniteOutput(image: Int?) -> Int32 {
+    fail(.invalidArgument, "the network's output for \(image.map { "image \($0)" } ?? "the image") is not finite: "
+         + "pixel values far outside [0, 1], or a model whose weights overflow")
+}
+
+/// Computes one image's `n` class probabilities into a buffer of the
+/// library's, then, if they are finite, copies them to `caller` (when not
+/// NULL) and the most probable class to `outClass`; otherwise fails and
+/// leaves both unchanged.
+private func deliver(_ n: Int, to caller: UnsafeMutablePointer<Float>?, _ outClass: UnsafeMutablePointer<Int32>,
+                     _ compute: (UnsafeMutablePointer<Float>) -> Void) -> Int32 {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { buffer in
+        let p = buffer.baseAddress!
+        compute(p)
+        guard firstNonFinite(p, n) == nil else { return nonFiniteOutput(image: nil) }
+        caller?.update(from: p, count: n)
+        outClass.pointee = argmax(p, n)
+        return Status.ok.rawValue
+    }
 }
 
 /// One image of floats.
@@ -40,11 +85,8 @@ public func ds_classify(_ model: OpaquePointer?, _ pixels: UnsafePointer<Float>?
     }
     guard let outClass else { return fail(.invalidArgument, "out_class is NULL") }
     if let error = checkProbabilities(probabilities, probabilityCount, m.classCount) { return error }
-    withProbabilities(probabilities, m.classCount) { p in
-        m.probabilities(pixels: pixels, into: p)
-        outClass.pointee = argmax(p, m.classCount)
-    }
-    return status
+    if let bad = firstNonFinite(pixels, pixelCount) { return nonFinite(pixels, bad, perImage: nil) }
+    return deliver(m.classCount, to: probabilities, outClass) { m.probabilities(pixels: pixels, into: $0) }
 }
 
 /// Many images of floats.
@@ -69,20 +111,21 @@ public func ds_classify_batch(_ model: OpaquePointer?, _ pixels: UnsafePointer<F
     let (needed, overflow) = images.multipliedReportingOverflow(by: m.classCount)
     guard !overflow else { return fail(.invalidArgument, "image_count \(images) is too large") }
     if let error = checkProbabilities(probabilities, probabilityCount, needed) { return error }
-    let run = { (p: UnsafeMutablePointer<Float>) in
+    let (values, tooMany) = images.multipliedReportingOverflow(by: m.inputSize)
+    guard !tooMany else { return fail(.invalidArgument, "image_count \(images) is too large") }
+    if let bad = firstNonFinite(pixels, values) { return nonFinite(pixels, bad, perImage: m.inputSize) }
+    let run = { (p: UnsafeMutablePointer<Float>) -> Int32 in
         m.probabilities(batch: pixels, count: images, into: p)
+        if let bad = firstNonFinite(p, needed) { return nonFiniteOutput(image: bad / m.classCount) }
         if let outClasses {
             for i in 0..<images { outClasses[i] = argmax(p + i * m.classCount, m.classCount) }
         }
+        return status
     }
-    if let probabilities {
-        run(probabilities)
-    } else {
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: needed)
-        defer { buffer.deallocate() }
-        run(buffer)
-    }
-    return status
+    if let probabilities { return run(probabilities) }
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: needed)
+    defer { buffer.deallocate() }
+    return run(buffer)
 }
 
 /// Classifies a decoded picture.
@@ -94,11 +137,7 @@ private func classify(_ handle: ModelHandle, _ decode: () throws -> GrayImage, n
     if let error = checkProbabilities(probabilities, probabilityCount, m.classCount) { return error }
     do {
         let input = try m.preprocess(try decode(), name: name)
-        withProbabilities(probabilities, m.classCount) { p in
-            m.probabilities(bytes: input, into: p)
-            outClass.pointee = argmax(p, m.classCount)
-        }
-        return Status.ok.rawValue
+        return deliver(m.classCount, to: probabilities, outClass) { m.probabilities(bytes: input, into: $0) }
     } catch {
         return fail(error)
     }

@@ -13,22 +13,34 @@ enum Status: Int32 {
 }
 
 /// The per-thread message of the last failed call: a malloc'ed C string per
-/// thread, freed when the thread ends.
-private let errorKey: pthread_key_t = {
+/// thread, freed when the thread ends (the library stays mapped for that
+/// destructor: CLibrarySupport pins it against dlclose). Nil if the system
+/// had no key left to give.
+private let errorKey: pthread_key_t? = {
     var key = pthread_key_t()
-    pthread_key_create(&key) { free($0) }
-    return key
+    return pthread_key_create(&key) { releaseMessage($0) } == 0 ? key : nil
 }()
 
 private let emptyMessage: StaticString = ""
+private let noStorageMessage: StaticString =
+    "libdeepscratch: the call failed, but its message was lost: no per-thread storage (pthread_key_create failed)"
+private let noMemoryMessage: StaticString = "libdeepscratch: the call failed, but its message was lost: out of memory"
 
 /// Records `message` as the calling thread's last error and returns `status`.
 func fail(_ status: Status, _ message: String) -> Int32 {
+    guard let errorKey else { return status.rawValue }
     let old = pthread_getspecific(errorKey)
     let copy = strdup(message)
-    pthread_setspecific(errorKey, copy.map { UnsafeRawPointer($0) })
-    free(old)
+    // Without memory for the copy the slot holds the fixed text's address, which is never freed.
+    let stored = copy.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(noMemoryMessage.utf8Start)
+    pthread_setspecific(errorKey, stored)
+    releaseMessage(old)
     return status.rawValue
+}
+
+/// Frees a stored message (not the fixed out-of-memory text).
+private func releaseMessage(_ p: UnsafeMutableRawPointer?) {
+    if let p, UnsafeRawPointer(p) != UnsafeRawPointer(noMemoryMessage.utf8Start) { free(p) }
 }
 
 /// The status and message for an engine error.
@@ -46,6 +58,7 @@ func fail(_ error: Error) -> Int32 {
 /// The calling thread's last error message ("" if none).
 @c(ds_last_error)
 public func ds_last_error() -> UnsafePointer<CChar> {
+    guard let errorKey else { return UnsafeRawPointer(noStorageMessage.utf8Start).assumingMemoryBound(to: CChar.self) }
     if let p = pthread_getspecific(errorKey) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
     return UnsafeRawPointer(emptyMessage.utf8Start).assumingMemoryBound(to: CChar.self)
 }

@@ -1,5 +1,4 @@
 import DeepScratch
-import Synchronization
 
 /// What a `ds_model *` points to.
 final class ModelHandle: Sendable {
@@ -25,11 +24,18 @@ private struct Registry {
     var next: UInt = 16
     var handles: [UInt: ModelHandle] = [:]
 }
-private let registry = Mutex(Registry())
+/// The registry and its lock (a fork in another thread cannot leave it held).
+private let registryLock = ForkSafeLock()
+nonisolated(unsafe) private var registryState = Registry()
+
+/// Runs `body` on the registry with its lock held.
+private func withRegistry<R>(_ body: (inout Registry) -> R) -> R {
+    registryLock.withLock { body(&registryState) }
+}
 
 /// Registers a new model and returns its handle.
 func register(_ handle: ModelHandle) -> OpaquePointer {
-    let key = registry.withLock { r -> UInt in
+    let key = withRegistry { r -> UInt in
         let key = r.next
         r.next &+= 16
         r.handles[key] = handle
@@ -46,7 +52,7 @@ func lookup(_ pointer: OpaquePointer?, _ status: inout Int32) -> ModelHandle? {
         return nil
     }
     let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(pointer)))
-    guard let handle = registry.withLock({ $0.handles[key] }) else {
+    guard let handle = withRegistry({ $0.handles[key] }) else {
         status = fail(.invalidArgument, "model \(UnsafeRawPointer(pointer)) is not a loaded model (freed, or not from ds_model_load)")
         return nil
     }
@@ -56,7 +62,7 @@ func lookup(_ pointer: OpaquePointer?, _ status: inout Int32) -> ModelHandle? {
 /// Removes a handle; false if it was not live.
 func unregister(_ pointer: OpaquePointer) -> Bool {
     let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(pointer)))
-    return registry.withLock { $0.handles.removeValue(forKey: key) != nil }
+    return withRegistry { $0.handles.removeValue(forKey: key) != nil }
 }
 
 /// The model's metadata as JSON, written without Foundation.

@@ -40,5 +40,5 @@ public func ds_status_name(_ status: Int32) -> UnsafePointer<CChar> {
     return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
-let libraryVersion: StaticString = "1.0.0"
+let libraryVersion: StaticString = "1.1.0"
 let libraryMajor: Int32 = 1

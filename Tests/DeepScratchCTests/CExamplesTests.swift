@@ -13,7 +13,7 @@ import XCTest
 /// (zlib1g-dev, which the package needs anyway). A missing tool fails the
 /// test with the name of the package to install.
 final class CExamplesTests: XCTestCase {
-    private var folder: CTemporaryFolder!
+    var folder: CTemporaryFolder!
 
     override func setUpWithError() throws {
         folder = try CTemporaryFolder()
@@ -33,7 +33,7 @@ final class CExamplesTests: XCTestCase {
     }
 
     /// The folder holding this build's libdeepscratch.so.
-    private func libraryFolder() throws -> String { try CPaths.buildProducts() }
+    func libraryFolder() throws -> String { try CPaths.buildProducts() }
 
     /// The folder of the Swift runtime (libswiftCore.so): where this test
     /// process loaded it from, else what `swift -print-target-info` says.
@@ -80,7 +80,7 @@ final class CExamplesTests: XCTestCase {
     /// The environment the examples run in: this one, plus LD_LIBRARY_PATH
     /// to the Swift runtime when the library's RUNPATH does not reach it
     /// (a debug build that is not linked with -static-stdlib).
-    private func runEnvironment() throws -> [String: String] {
+    func runEnvironment() throws -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         let library = try libraryFolder() + "/libdeepscratch.so"
         if !runpathReachesSwiftRuntime(library) {
@@ -94,8 +94,8 @@ final class CExamplesTests: XCTestCase {
     /// --sanitize=address` or `=thread`), recognized by its runtime's entry
     /// point in this process. This build's libdeepscratch.so is then
     /// instrumented too, and a program linking it needs the same runtime.
-    private enum Sanitizer: String { case address, thread }
-    private var sanitizer: Sanitizer? {
+    enum Sanitizer: String { case address, thread }
+    var sanitizer: Sanitizer? {
         if dlsym(nil, "__asan_init") != nil { return .address }
         if dlsym(nil, "__tsan_init") != nil { return .thread }
         return nil
@@ -145,7 +145,7 @@ final class CExamplesTests: XCTestCase {
     /// Compiles C `sources` into the executable `name` in the temporary
     /// folder, linked against this build's libdeepscratch.so (under a
     /// sanitizer: with the Swift toolchain's clang and the same sanitizer).
-    private func buildC(_ sources: [String], name: String, extraFlags: [String] = [], libraries: [String] = [],
+    func buildC(_ sources: [String], name: String, extraFlags: [String] = [], libraries: [String] = [],
                         file: StaticString = #filePath, line: UInt = #line) throws -> String {
         var cc = try tool("cc", package: "gcc")
         var sanitizerFlags: [String] = [], sanitizerLibraries: [String] = []
@@ -293,6 +293,11 @@ final class CExamplesTests: XCTestCase {
 
         size_t model_size = 0;
         unsigned char *bytes = read_file(argv[1], &model_size);
+        size_t threads = 0;
+        CHECK(ds_set_threads(1) == DS_OK && ds_get_threads(&threads) == DS_OK && threads == 1);
+        CHECK(ds_set_spin(0) == DS_OK && ds_set_spin(50) == DS_OK && ds_set_threads(0) == DS_OK);
+        CHECK(ds_set_threads(257) == DS_ERR_INVALID_ARGUMENT && ds_get_threads(NULL) == DS_ERR_INVALID_ARGUMENT);
+
         ds_model *copy = NULL;
         CHECK(bytes != NULL && ds_model_load_memory(bytes, model_size, &copy) == DS_OK && copy != NULL);
         free(bytes);
@@ -331,7 +336,7 @@ final class CExamplesTests: XCTestCase {
 
     func testSmokeProgramCallsEveryFunctionTheHeaderDeclares() throws {
         let functions = try headerFunctions()
-        XCTAssertEqual(functions.count, 16, "\(functions.sorted())")
+        XCTAssertEqual(functions.count, 19, "\(functions.sorted())")
         for name in functions.sorted() {
             XCTAssertTrue(Self.smokeProgram.contains(name + "("), "the smoke program does not call \(name)")
         }

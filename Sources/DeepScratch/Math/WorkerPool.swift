@@ -14,7 +14,7 @@ import Synchronization
 /// it) runs all pieces itself.
 public final class WorkerPool: @unchecked Sendable {
     /// Number of threads a parallel call uses, the caller included.
-    public let threads: Int
+    public private(set) var threads: Int
 
     private let generation = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
@@ -30,7 +30,8 @@ public final class WorkerPool: @unchecked Sendable {
     private var sleepers = 0
     private var workers: [pthread_t] = []
 
-    /// A pool of `threads` threads in all (at least 1).
+    /// A pool of `threads` threads in all (at least 1; fewer if the system
+    /// refuses to create more).
     public init(threads: Int) {
         self.threads = max(1, threads)
         pthread_mutex_init(&mutex, nil)
@@ -43,12 +44,19 @@ public final class WorkerPool: @unchecked Sendable {
                 ctx.pool.workerLoop(index: ctx.index)
                 return nil
             }, context)
-            if rc == 0 { workers.append(thread) } else { Unmanaged<WorkerContext>.fromOpaque(context).release() }
+            guard rc == 0 else { Unmanaged<WorkerContext>.fromOpaque(context).release(); break }
+            workers.append(thread)
         }
+        // A job has one piece per thread: only as many as were created.
+        self.threads = workers.count + 1
     }
 
-    /// Stops and joins the workers (they hold the pool alive until then).
+    /// Waits for a job running on this pool (on another thread) to finish,
+    /// then stops and joins the workers (they hold the pool alive until
+    /// then). Later calls of `run` on this pool run every piece on the
+    /// calling thread.
     func shutdown() {
+        while !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { sched_yield() }
         stopping.store(true, ordering: .releasing)
         pthread_mutex_lock(&mutex)
         generation.add(1, ordering: .releasing)
@@ -127,13 +135,18 @@ public final class WorkerPool: @unchecked Sendable {
     private func workerLoop(index: Int) {
         var seen = 0
         while true {
-            // Spin a little (the next piece usually follows within
-            // microseconds during training), then sleep.
-            var spins = 0
+            // Spin for up to `Parallelism.spinNanoseconds` (the next piece
+            // usually follows within microseconds during training), then sleep.
             var current = generation.load(ordering: .acquiring)
-            while current == seen && spins < 20_000 {
-                spins += 1
-                current = generation.load(ordering: .acquiring)
+            let limit = Parallelism.spinNanoseconds
+            if current == seen && limit > 0 {
+                let start = monotonicNanoseconds()
+                var spins = 0
+                while current == seen {
+                    spins &+= 1
+                    if spins & 63 == 0 && monotonicNanoseconds() - start >= limit { break }
+                    current = generation.load(ordering: .acquiring)
+                }
             }
             if current == seen {
                 pthread_mutex_lock(&mutex)
@@ -151,39 +164,101 @@ public final class WorkerPool: @unchecked Sendable {
     }
 }
 
+/// Nanoseconds on the monotonic clock.
+@inline(__always)
+func monotonicNanoseconds() -> Int {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
 private final class WorkerContext {
     let pool: WorkerPool
     let index: Int
     init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
 }
 
-/// The engine's thread count for matrix products and large loops.
+/// The engine's threads for matrix products and large loops: one pool per
+/// process, made at first use with one thread per CPU (or the count given
+/// to `setThreads`), and made anew in a child process after `fork()` (the
+/// parent's workers do not exist there).
+///
+/// OpenBLAS: while the pool has more than one thread, the engine splits
+/// products itself and calls OpenBLAS from several threads at once, so it
+/// sets OpenBLAS's (process-wide) thread count to 1. A pool of one thread
+/// leaves OpenBLAS's thread count as the engine found it (and restores it
+/// if the engine had set it to 1 before).
 public enum Parallelism {
-    private static let current = Mutex<WorkerPool>(makeDefaultPool())
+    private static let lock = ForkSafeLock()
+    nonisolated(unsafe) private static var shared: WorkerPool?
+    /// `ForkHandlers.generation` when `shared` was made.
+    nonisolated(unsafe) private static var sharedGeneration = 0
+    /// The thread count `setThreads` asked for (nil: one per CPU).
+    nonisolated(unsafe) private static var requested: Int?
+    /// OpenBLAS's thread count before the engine set it to 1 (nil: not set).
+    nonisolated(unsafe) private static var blasThreadsFound: Int?
+    private static let spin = Atomic<Int>(defaultSpinMicroseconds * 1000)
 
-    /// One thread per CPU; OpenBLAS single-threaded under it.
-    private static func makeDefaultPool() -> WorkerPool {
-        BLASThreads.set(1)
-        return WorkerPool(threads: processorCount)
+    /// How long an idle worker spins for the next piece of work before it
+    /// sleeps, unless `setSpin` says otherwise.
+    public static let defaultSpinMicroseconds = 50
+
+    /// The pool in use (made on first use, and again after a fork).
+    static var pool: WorkerPool {
+        lock.withLock {
+            let generation = ForkHandlers.generation
+            if let p = shared, sharedGeneration == generation { return p }
+            // First use, or the first in a child process: the parent's pool,
+            // whose threads exist only in the parent, is left alone.
+            let p = makePool(requested ?? processorCount)
+            shared = p
+            sharedGeneration = generation
+            return p
+        }
     }
 
-    /// Sets the number of threads (at least 1) for every later computation.
-    /// Call it between, not during, training or inference.
+    /// A pool of `threads`, with OpenBLAS's thread count set as the type's
+    /// documentation says. Called with `lock` held.
+    private static func makePool(_ threads: Int) -> WorkerPool {
+        if threads > 1 {
+            if blasThreadsFound == nil { blasThreadsFound = BLASThreads.current }
+            BLASThreads.set(1)
+        } else if let found = blasThreadsFound {
+            BLASThreads.set(found)
+            blasThreadsFound = nil
+        }
+        return WorkerPool(threads: threads)
+    }
+
+    /// Sets the number of threads (at least 1; 1 = the calling thread only)
+    /// for every later computation. Safe at any time: a computation already
+    /// running finishes on the old threads, which then end.
     public static func setThreads(_ n: Int) {
-        BLASThreads.set(1)
-        let old = current.withLock { pool -> WorkerPool in
-            let old = pool
-            pool = WorkerPool(threads: max(1, n))
+        let old = lock.withLock { () -> WorkerPool? in
+            requested = max(1, n)
+            let generation = ForkHandlers.generation
+            let old = sharedGeneration == generation ? shared : nil
+            shared = makePool(max(1, n))
+            sharedGeneration = generation
             return old
         }
-        old.shutdown()
+        old?.shutdown()
     }
-
-    /// The pool in use.
-    static var pool: WorkerPool { current.withLock { $0 } }
 
     /// The number of threads in use.
     public static var threads: Int { pool.threads }
+
+    /// Sets how long (microseconds, at least 0) an idle worker spins waiting
+    /// for the next piece of work before it sleeps; 0 sleeps at once.
+    /// Spinning saves the wake-up latency between the many short parallel
+    /// steps of training, at the price of up to that much CPU time per
+    /// worker after each.
+    public static func setSpin(microseconds: Int) {
+        spin.store(max(0, min(microseconds, 10_000_000)) * 1000, ordering: .relaxed)
+    }
+
+    /// The spin limit in nanoseconds.
+    static var spinNanoseconds: Int { spin.load(ordering: .relaxed) }
 
     /// The number of CPUs online.
     public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

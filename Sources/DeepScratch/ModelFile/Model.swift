@@ -518,5 +518,5 @@ private func hex(_ v: UInt64) -> String {
 
 /// The library's version.
 public enum DeepScratchVersion {
-    public static let string = "1.0.0"
+    public static let string = "1.1.0"
 }
