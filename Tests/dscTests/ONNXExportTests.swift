@@ -150,6 +150,43 @@ final class ONNXExportTests: XCTestCase {
         try assertONNXRuntimeAgrees(names, folder: folder, pixels: pixels, count: n) { "\(folder.path)/\($0).dsm" }
     }
 
+    /// Odd geometries on random pixels (no dataset has their shapes), each
+    /// model with its own input shape: a 2-channel 7×5 image through a
+    /// stride-2 convolution, an average pool of stride 1 ≠ size 2, then a 5×5
+    /// kernel larger than its 3×2 input (stride 3, pad 2: its last columns of
+    /// taps lie entirely in the padding); the 1×1 image, here with 3
+    /// channels (3×3 kernel, stride 2, pad 1); a 9×6 image whose max pool of
+    /// stride 3 > size 2 skips pixels and does not tile. ONNX Runtime and
+    /// DeepScratch agree on every label and every probability within 1e-5.
+    func testONNXRuntimeAgreesWithDeepScratchOnOddGeometries() throws {
+        let variants: [(name: String, input: ImageShape, spec: String, listed: [String])] = [
+            ("odd_7x5", ImageShape(channels: 2, height: 7, width: 5),
+             "conv 3 3x3 stride 2 pad 1, avgpool 2 stride 1, conv 4 5x5 stride 3 pad 2, dense 6, dense 3",
+             ["conv 2 3 3 2 1", "avgpool 2 1", "conv 3 4 5 3 2"]),
+            ("odd_1x1", ImageShape(channels: 3, height: 1, width: 1), "conv 4 3x3 stride 2 pad 1, dense 3", ["conv 3 4 3 2 1"]),
+            ("odd_9x6", ImageShape(channels: 1, height: 9, width: 6), "conv 3 2x2 pad 1, maxpool 2 stride 3, dense 4",
+             ["conv 1 3 2 1 1", "maxpool 2 3"]),
+        ]
+        let n = 64
+        for (v, variant) in variants.enumerated() {
+            let folder = try TemporaryFolder()
+            let layers = try LayerSpec.parse(variant.spec, input: variant.input, activation: .tanh)
+            let arch = Architecture(layers: layers, inputShape: variant.input, activation: .tanh)
+            let net = arch.makeNetwork(Float.self, seed: 31 + UInt64(v))
+            var rng = RandomSource(seed: 61 + UInt64(v))
+            for conv in net.convolutionLayers { for f in 0..<conv.output.channels { conv.b.value.data[f] = Float(0.1 * rng.nextGaussian()) } }
+            for d in net.denseLayers { for i in 0..<d.outputSize { d.b.value.data[i] = Float(0.1 * rng.nextGaussian()) } }
+            let model = Model(network: net, architecture: arch, standardization: Standardization(mean: 0.2, std: 0.4))
+            for layer in variant.listed { XCTAssertTrue(model.layerList.contains(layer), "\(variant.name): \(model.layerList)") }
+            let path = "\(folder.path)/\(variant.name).dsm"
+            try model.save(to: path)
+            try ONNXExport.write(try Model.load(path: path), to: "\(folder.path)/\(variant.name).onnx")
+            let pixels = (0..<(n * variant.input.count)).map { _ in Float(rng.nextUniform()) }
+            try writeFloats(pixels, to: folder.path + "/pixels.f32")
+            try assertONNXRuntimeAgrees([variant.name], folder: folder, pixels: pixels, count: n) { _ in path }
+        }
+    }
+
     /// Writes our probabilities for each `names[i].onnx` (from the inference
     /// path the C library uses, on the model at `modelPath(name)`), runs the
     /// client, and asserts every label equal and every probability within 1e-5.

@@ -167,12 +167,25 @@ struct ConvGeometry {
 
     /// The output columns `ox` whose input column `x = ox·s − p + kx` lies
     /// inside `0..<W`: the part of a patch row that im2col copies and
-    /// col2im adds back (the rest is padding).
+    /// col2im adds back (the rest is padding). Either bound's numerator may be
+    /// negative (a tap left or right of the image for every `ox`, when the
+    /// kernel is wider than the image plus its padding on one side), hence
+    /// floor division; the range may be empty.
     func insideColumns(kx: Int) -> Range<Int> {
         let (W, s, p, OW) = (input.width, stride, padding, output.width)
-        let lo = min(OW, max(0, (p - kx + s - 1) / s))
-        return lo..<max(lo, min(OW, (W - 1 + p - kx) / s + 1))
+        // ⌈(p − kx)/s⌉ ≤ ox ≤ ⌊(W − 1 + p − kx)/s⌋, within 0..<OW  (⌈a/s⌉ = ⌊(a + s − 1)/s⌋)
+        let lo = min(OW, max(0, floorDivision(p - kx + s - 1, s)))
+        let hi = min(OW, max(0, floorDivision(W - 1 + p - kx, s) + 1))
+        return lo..<max(lo, hi)
     }
+}
+
+/// `⌊a/b⌋` for `b > 0` and any `a`: Swift's `/` truncates toward zero, which
+/// rounds a negative quotient up (−1/2 is 0, its floor −1).
+@inline(__always)
+func floorDivision(_ a: Int, _ b: Int) -> Int {
+    let q = a / b
+    return a % b < 0 ? q - 1 : q
 }
 
 /// `Z = W·im2col(A) + b` for a batch of `m` images: `cols` must hold
@@ -209,6 +222,8 @@ func im2col<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, rows: R
             guard y >= 0 && y < H else { line.update(repeating: 0, count: OW * m); continue }
             if oxLo > 0 { line.update(repeating: 0, count: oxLo * m) }
             if oxHi < OW { (line + oxHi * m).update(repeating: 0, count: (OW - oxHi) * m) }
+            // A tap in the padding for every ox copies nothing (and forms no pointer outside A).
+            guard oxLo < oxHi else { continue }
             let src = A + ((c * H + y) * W + (oxLo * s - p + kx)) * m
             if s == 1 {
                 (line + oxLo * m).update(from: src, count: (oxHi - oxLo) * m)
@@ -237,6 +252,7 @@ func col2im<T: Scalar>(_ g: ConvGeometry, _ dcols: UnsafePointer<T>, m: Int, cha
                 let src = dcols + ((c * k + ky) * k + kx) * rowLength
                 let inside = g.insideColumns(kx: kx)
                 let (oxLo, oxHi) = (inside.lowerBound, inside.upperBound)
+                guard oxLo < oxHi else { continue }
                 for oy in 0..<OH {
                     let y = oy * s - p + ky
                     guard y >= 0 && y < H else { continue }
