@@ -21,8 +21,12 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
 
+        // The innermost loops that gain from AVX2, compiled for it and for the
+        // baseline, chosen by the CPU at load time.
+        .target(name: "CKernels"),
+
         // The engine: pure Swift on Glibc, no Foundation.
-        .target(name: "DeepScratch", dependencies: ["CBLAS", "CZlib", "CLibPNG"]),
+        .target(name: "DeepScratch", dependencies: ["CBLAS", "CZlib", "CLibPNG", "CKernels"]),
 
         // Load-time code of libdeepscratch.so (it pins itself against dlclose).
         .target(name: "CLibrarySupport"),

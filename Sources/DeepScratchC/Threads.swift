@@ -9,7 +9,7 @@ public func ds_set_threads(_ threads: Int) -> Int32 {
     guard let n = count(threads), n <= maximumThreads else {
         return fail(.invalidArgument, "threads is \(UInt(bitPattern: threads)), expected 0 (one per CPU) to \(maximumThreads)")
     }
-    Parallelism.setThreads(n == 0 ? Parallelism.processorCount : n)
+    Parallelism.setThreads(n == 0 ? Parallelism.processorCount : n, leavingBLAS: true)
     return Status.ok.rawValue
 }
 

@@ -47,9 +47,10 @@ enum CPaths {
             .appendingPathComponent("shared/data/\(name)").standardizedFileURL.path
     }
 
-    /// The labelled digit pictures `NNNNN_L.png` CI provides; fails when missing.
+    /// The labelled digit pictures `NNNNN_L.png` of `Tests/Fixtures/digits-png`
+    /// (MNIST test images as a user's scan would look; see its README).
     static func digitPNGs() throws -> [(path: String, label: Int)] {
-        let folder = sharedData("digits-png")
+        let folder = root + "/Tests/Fixtures/digits-png"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
             throw CTestError("the digit pictures are missing: no folder \(folder)")
         }

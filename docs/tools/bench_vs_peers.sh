@@ -25,7 +25,7 @@ py=${PEERS_PY:-${PEERS_VENV:-/tmp/peers-venv}/main/bin/python}
 dsc=$root/.build/release/dsc
 mkdir -p "$out"
 export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
-[ -x "$dsc" ] || { echo "build first: swift build -c release -Xcc -fno-math-errno -Xswiftc -target-cpu -Xswiftc native" >&2; exit 2; }
+[ -x "$dsc" ] || { echo "build first: swift build -c release -Xcc -fno-math-errno -Xcc -march=x86-64-v2" >&2; exit 2; }
 [ -x "$py" ] || { echo "no peers venv at $py: run $peers/setup.sh" >&2; exit 2; }
 step() { echo "== $(date +%H:%M:%S) $*" >&2; }
 quick=() ours=() runs=(--runs 3) epochs=()

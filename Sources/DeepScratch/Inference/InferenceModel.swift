@@ -1,3 +1,4 @@
+import CKernels
 import Synchronization
 /// A loaded model, immutable, that any number of threads may use at once:
 /// every call works in its own buffers.
@@ -166,9 +167,7 @@ public final class InferenceModel: @unchecked Sendable {
                     layer.transposed.withUnsafeBufferPointer { wt in
                         for j in 0..<layer.inputs where x[j] != bg {
                             // y += (x_j − x_bg) · W[:, j]
-                            let d = x[j] - bg
-                            let column = wt.baseAddress! + j * n
-                            for i in 0..<n { y[i] += d * column[i] }
+                            dsk_axpy(n, x[j] - bg, wt.baseAddress! + j * n, y)
                         }
                     }
                 } else {

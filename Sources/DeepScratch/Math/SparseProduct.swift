@@ -1,3 +1,5 @@
+import CKernels
+
 /// The rows of a sparse matrix in compressed form (CSR): row `r` holds the
 /// values `value[start[r] ..< start[r + 1]]` in the columns `index[…]`.
 ///
@@ -77,54 +79,23 @@ final class SparseRows {
 /// `accumulate`) for the rows `r` of the sparse `S` and the columns `c` of
 /// `columns`: the product `S·B` of a CSR matrix and a dense row-major one.
 ///
-/// The columns are taken 64 at a time, so the slice of `B` they read
-/// (`K × 256` bytes) stays in the core's L2 cache across all rows, and the
-/// 64 sums of a row live in eight vector registers. Multiply and add are
-/// separate operations (no fused multiply-add), so results do not depend on
-/// the processor.
+/// The columns are taken 64 at a time (`dsk_sparse_rows_times_dense64`, in
+/// CKernels, compiled for AVX2 too and chosen by the CPU), so the slice of
+/// `B` they read (`K × 256` bytes) stays in the core's L2 cache across all
+/// rows, and the 64 sums of a row live in eight vector registers. Multiply
+/// and add are separate operations (no fused multiply-add), so results do
+/// not depend on the processor.
 func sparseProduct(_ S: SparseRows, rows: Range<Int>, _ B: UnsafePointer<Float>, ldb: Int, columns: Range<Int>,
                    into C: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     typealias V = SIMD8<Float>
     let start = S.start, index = S.index, value = S.value
     var c0 = columns.lowerBound
-    // 64 columns: eight vectors per row.
-    while c0 + 64 <= columns.upperBound {
-        for r in rows {
-            let out = UnsafeMutableRawPointer(C + r * ldc + c0)
-            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
-            if accumulate {
-                a0 = out.loadUnaligned(fromByteOffset: 0, as: V.self)
-                a1 = out.loadUnaligned(fromByteOffset: 32, as: V.self)
-                a2 = out.loadUnaligned(fromByteOffset: 64, as: V.self)
-                a3 = out.loadUnaligned(fromByteOffset: 96, as: V.self)
-                a4 = out.loadUnaligned(fromByteOffset: 128, as: V.self)
-                a5 = out.loadUnaligned(fromByteOffset: 160, as: V.self)
-                a6 = out.loadUnaligned(fromByteOffset: 192, as: V.self)
-                a7 = out.loadUnaligned(fromByteOffset: 224, as: V.self)
-            }
-            for t in Int(start[r])..<Int(start[r + 1]) {
-                // c[r, c0 ..< c0+64] += s · B[k, c0 ..< c0+64]
-                let s = V(repeating: value[t])
-                let row = UnsafeRawPointer(B + Int(index[t]) * ldb + c0)
-                a0 += s * row.loadUnaligned(fromByteOffset: 0, as: V.self)
-                a1 += s * row.loadUnaligned(fromByteOffset: 32, as: V.self)
-                a2 += s * row.loadUnaligned(fromByteOffset: 64, as: V.self)
-                a3 += s * row.loadUnaligned(fromByteOffset: 96, as: V.self)
-                a4 += s * row.loadUnaligned(fromByteOffset: 128, as: V.self)
-                a5 += s * row.loadUnaligned(fromByteOffset: 160, as: V.self)
-                a6 += s * row.loadUnaligned(fromByteOffset: 192, as: V.self)
-                a7 += s * row.loadUnaligned(fromByteOffset: 224, as: V.self)
-            }
-            out.storeBytes(of: a0, toByteOffset: 0, as: V.self)
-            out.storeBytes(of: a1, toByteOffset: 32, as: V.self)
-            out.storeBytes(of: a2, toByteOffset: 64, as: V.self)
-            out.storeBytes(of: a3, toByteOffset: 96, as: V.self)
-            out.storeBytes(of: a4, toByteOffset: 128, as: V.self)
-            out.storeBytes(of: a5, toByteOffset: 160, as: V.self)
-            out.storeBytes(of: a6, toByteOffset: 192, as: V.self)
-            out.storeBytes(of: a7, toByteOffset: 224, as: V.self)
-        }
-        c0 += 64
+    // 64 columns at a time: eight vectors per row.
+    let blocks = (columns.upperBound - c0) / 64
+    if blocks > 0 && !rows.isEmpty {
+        dsk_sparse_rows_times_dense64(start, index, value, rows.lowerBound, rows.upperBound, B, ldb,
+                                      c0, blocks, C, ldc, accumulate ? 1 : 0)
+        c0 += 64 * blocks
     }
     // 8 columns at a time.
     while c0 + 8 <= columns.upperBound {

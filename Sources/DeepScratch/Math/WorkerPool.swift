@@ -185,9 +185,10 @@ private final class WorkerContext {
 ///
 /// OpenBLAS: while the pool has more than one thread, the engine splits
 /// products itself and calls OpenBLAS from several threads at once, so it
-/// sets OpenBLAS's (process-wide) thread count to 1. A pool of one thread
-/// leaves OpenBLAS's thread count as the engine found it (and restores it
-/// if the engine had set it to 1 before).
+/// sets OpenBLAS's (process-wide) thread count to 1. With one thread it does
+/// the same unless asked to leave OpenBLAS alone (`setThreads(_:leavingBLAS:)`,
+/// what the C library's ds_set_threads does for its host): then OpenBLAS's
+/// count is the one the engine found (restored if the engine had set it).
 public enum Parallelism {
     private static let lock = ForkSafeLock()
     nonisolated(unsafe) private static var shared: WorkerPool?
@@ -195,6 +196,8 @@ public enum Parallelism {
     nonisolated(unsafe) private static var sharedGeneration = 0
     /// The thread count `setThreads` asked for (nil: one per CPU).
     nonisolated(unsafe) private static var requested: Int?
+    /// Whether a one-thread pool leaves OpenBLAS's thread count alone (the default pool does).
+    nonisolated(unsafe) private static var leaveBLAS = true
     /// OpenBLAS's thread count before the engine set it to 1 (nil: not set).
     nonisolated(unsafe) private static var blasThreadsFound: Int?
     private static let spin = Atomic<Int>(defaultSpinMicroseconds * 1000)
@@ -210,7 +213,7 @@ public enum Parallelism {
             if let p = shared, sharedGeneration == generation { return p }
             // First use, or the first in a child process: the parent's pool,
             // whose threads exist only in the parent, is left alone.
-            let p = makePool(requested ?? processorCount)
+            let p = makePool(requested ?? processorCount, leavingBLAS: leaveBLAS)
             shared = p
             sharedGeneration = generation
             return p
@@ -219,8 +222,8 @@ public enum Parallelism {
 
     /// A pool of `threads`, with OpenBLAS's thread count set as the type's
     /// documentation says. Called with `lock` held.
-    private static func makePool(_ threads: Int) -> WorkerPool {
-        if threads > 1 {
+    private static func makePool(_ threads: Int, leavingBLAS: Bool) -> WorkerPool {
+        if threads > 1 || !leavingBLAS {
             if blasThreadsFound == nil { blasThreadsFound = BLASThreads.current }
             BLASThreads.set(1)
         } else if let found = blasThreadsFound {
@@ -233,12 +236,15 @@ public enum Parallelism {
     /// Sets the number of threads (at least 1; 1 = the calling thread only)
     /// for every later computation. Safe at any time: a computation already
     /// running finishes on the old threads, which then end.
-    public static func setThreads(_ n: Int) {
+    /// - Parameter leavingBLAS: with one thread, leave OpenBLAS's own thread
+    ///   count as the engine found it (else it is set to 1, as with several).
+    public static func setThreads(_ n: Int, leavingBLAS: Bool = false) {
         let old = lock.withLock { () -> WorkerPool? in
             requested = max(1, n)
+            leaveBLAS = leavingBLAS
             let generation = ForkHandlers.generation
             let old = sharedGeneration == generation ? shared : nil
-            shared = makePool(max(1, n))
+            shared = makePool(max(1, n), leavingBLAS: leavingBLAS)
             sharedGeneration = generation
             return old
         }
