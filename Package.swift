@@ -45,7 +45,7 @@ let package = Package(
             // The shipped model, copied beside the executable (dsc predict's default).
             resources: [.copy("Resources/default.dsm")]),
 
-        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG"]),
+        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG", "CKernels"]),
         .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch", "CLibrarySupport"]),
         .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch"]),
     ]

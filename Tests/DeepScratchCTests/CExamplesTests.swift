@@ -25,7 +25,7 @@ final class CExamplesTests: XCTestCase {
 
     // MARK: - Tools and paths
 
-    private func tool(_ name: String, package: String) throws -> String {
+    func tool(_ name: String, package: String) throws -> String {
         guard let path = CPaths.onPath(name) else {
             throw CTestError("'\(name)' is not on PATH (\(ProcessInfo.processInfo.environment["PATH"] ?? "")): install the Debian package \(package)")
         }

@@ -40,4 +40,57 @@ extension CExamplesTests {
         let result = try runHost("nonfinite", [CPaths.shippedModel], libraries: ["-lm"])
         XCTAssertEqual(result.stdoutLines.last, "nonfinite ok", result.summary)
     }
+
+    /// The library `make -C examples` builds (and `make install` installs)
+    /// runs on any x86-64 CPU: every instruction beyond the x86-64-v2
+    /// baseline (VEX or EVEX encoded: AVX, AVX2, AVX-512) lies in a CKernels
+    /// function compiled for AVX2, which only runs on a CPU that has it; and
+    /// the C example runs under valgrind (which emulates no AVX-512) with no
+    /// error, forced to the baseline kernels and not, with the same output.
+    func testTheInstalledLibraryHasNoInstructionBeyondTheBaselineOutsideItsAVX2KernelsAndRunsUnderValgrind() throws {
+        #if arch(x86_64)
+        guard sanitizer == nil else { return }  // the Makefile's build is not instrumented; nothing to compare
+        let make = try tool("make", package: "make")
+        let built = try runCProcess(make, ["-C", CPaths.examples, "lib", "classify"], limit: 1200)
+        XCTAssertEqual(built.status, 0, built.summary)
+        let library = CPaths.root + "/.build-lib/release/libdeepscratch.so"
+
+        let objdump = try tool("objdump", package: "binutils")
+        let listing = try runCProcess(objdump, ["-d", "--no-show-raw-insn", library], limit: 300)
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        var function = "", wide: [String: Int] = [:], instructions = 0
+        for line in listing.stdout.split(separator: "\n") {
+            if line.hasSuffix(">:"), let open = line.firstIndex(of: "<") {
+                function = String(line[line.index(after: open)..<line.index(line.endIndex, offsetBy: -2)])
+                continue
+            }
+            let fields = line.split(separator: "\t")
+            guard fields.count >= 2, fields[0].hasSuffix(":") else { continue }
+            instructions += 1
+            // AVX and later instructions are VEX/EVEX encoded: their mnemonics start with "v" (vmovups, vpxor, ...).
+            let mnemonic = fields[1].split(separator: " ").first ?? ""
+            if mnemonic.hasPrefix("v") { wide[function, default: 0] += 1 }
+        }
+        XCTAssertGreaterThan(instructions, 100_000, "objdump listed too little of \(library)")
+        XCTAssertFalse(wide.isEmpty, "no AVX2 kernel found: is CKernels compiled for AVX2?")
+        for (name, count) in wide where !name.hasSuffix("_avx2") {
+            XCTFail("\(name) has \(count) instructions beyond x86-64-v2 but is not a kernel chosen by the CPU's features")
+        }
+
+        let valgrind = try tool("valgrind", package: "valgrind")
+        let digits = try FileManager.default.contentsOfDirectory(atPath: CPaths.examples + "/digits")
+            .filter { $0.hasSuffix(".png") }.sorted().map { CPaths.examples + "/digits/" + $0 }
+        var outputs: [String] = []
+        for kernels in ["", "baseline"] {
+            var env = ProcessInfo.processInfo.environment
+            env["DEEPSCRATCH_KERNELS"] = kernels
+            let run = try runCProcess(valgrind, ["--error-exitcode=99", "--quiet", CPaths.examples + "/classify",
+                                                 CPaths.shippedModel] + digits, environment: env, limit: 600)
+            XCTAssertEqual(run.status, 0, "kernels '\(kernels)': " + run.summary)
+            XCTAssertEqual(run.stdoutLines.count, digits.count, run.summary)
+            outputs.append(run.stdout)
+        }
+        XCTAssertEqual(outputs[0], outputs[1], "AVX2 and baseline kernels classified differently")
+        #endif
+    }
 }
