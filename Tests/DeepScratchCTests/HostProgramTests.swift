@@ -1,3 +1,4 @@
+import DeepScratch
 import Foundation
 import Glibc
 import XCTest
@@ -17,6 +18,31 @@ extension CExamplesTests {
         let result = try runCProcess(program, arguments, environment: try runEnvironment(), limit: limit)
         XCTAssertEqual(result.status, 0, result.summary, file: file, line: line)
         return result
+    }
+
+    /// Issue 15's case 2 from outside: a 2-channel 1×1 input, a 3×3
+    /// convolution of stride 2 and padding 1 whose only non-zero weight lies
+    /// on a tap that sees nothing but padding, then `dense 1 2` with
+    /// weights (1, −1): both logits are 0 for every image, so 0.5/0.5. (The
+    /// convolution used to read the next channel's pixel there: 0.881/0.119.)
+    func testAConvolutionTapInThePaddingSeesZerosThroughTheCLibrary() throws {
+        let input = ImageShape(channels: 2, height: 1, width: 1)
+        let architecture = Architecture(layers: [.conv(filters: 1, kernel: 3, stride: 2, padding: 1), .dense(2)],
+                                        inputShape: input)
+        let network = architecture.makeNetwork(Float.self, seed: 3)
+        let conv = try XCTUnwrap(network.convolutionLayers.first), dense = try XCTUnwrap(network.denseLayers.first)
+        conv.W.value.fill(0)
+        conv.b.value.fill(0)
+        conv.W.value.data[(0 * 3 + 1) * 3 + 2] = 1     // W[filter 0, channel 0, ky 1, kx 2]: right of the only pixel
+        dense.W.value.data[0] = 1
+        dense.W.value.data[1] = -1
+        dense.b.value.fill(0)
+        let model = Model(network: network, architecture: architecture,
+                          standardization: Standardization(mean: 0, std: 1), inputShape: [1, 1, 2], classes: ["a", "b"])
+        XCTAssertEqual(model.layerList.first, "conv 2 1 3 2 1")
+        let path = try folder.write("padding-tap.dsm", model.serialized())
+        let result = try runHost("expect_probabilities", [path, "0.5", "0.5"], libraries: ["-lm"])
+        XCTAssertEqual(result.stdoutLines, ["0.500000 0.500000", "expected probabilities ok"], result.summary)
     }
 
     func testAChildProcessClassifiesWithAModelLoadedBeforeForkEvenWhileTheParentIsBusy() throws {
