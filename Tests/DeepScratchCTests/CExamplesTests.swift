@@ -127,7 +127,7 @@ final class CExamplesTests: XCTestCase {
     /// The environment python3 runs the example in: `base`, plus,
     /// under a sanitizer, its runtime preloaded (and, under ASan, no leak
     /// report: the interpreter keeps its objects to the end on purpose).
-    private func pythonEnvironment(_ base: [String: String]) throws -> [String: String] {
+    func pythonEnvironment(_ base: [String: String]) throws -> [String: String] {
         var env = base
         if let s = sanitizer {
             var preload = [try sanitizerRuntime(s)]

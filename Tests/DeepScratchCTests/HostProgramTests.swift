@@ -50,6 +50,15 @@ extension CExamplesTests {
         XCTAssertEqual(result.stdoutLines.last, "forks ok 12", result.summary)
     }
 
+    func testPythonMultiprocessingWithForkClassifiesInTheChildren() throws {
+        let python = try tool("python3", package: "python3")
+        let lib = try libraryFolder() + "/libdeepscratch.so"
+        let result = try runCProcess(python, [hosts + "/fork_multiprocessing.py", lib, CPaths.shippedModel],
+                                     environment: try pythonEnvironment(try runEnvironment()), limit: 300)
+        XCTAssertEqual(result.status, 0, result.summary)
+        XCTAssertEqual(result.stdoutLines.last, "multiprocessing fork ok", result.summary)
+    }
+
     func testAThreadExitingAfterDlcloseAndThousandsOfDlopenCyclesLeaveTheHostRunning() throws {
         // The library is loaded by path, as a plugin host does; this program does not link it.
         let lib = try libraryFolder() + "/libdeepscratch.so"
