@@ -69,18 +69,22 @@ public func ds_classify_batch(_ model: OpaquePointer?, _ pixels: UnsafePointer<F
     let (needed, overflow) = images.multipliedReportingOverflow(by: m.classCount)
     guard !overflow else { return fail(.invalidArgument, "image_count \(images) is too large") }
     if let error = checkProbabilities(probabilities, probabilityCount, needed) { return error }
-    let run = { (p: UnsafeMutablePointer<Float>) in
-        m.probabilities(batch: pixels, count: images, into: p)
+    let run = { (first: Int, count: Int, p: UnsafeMutablePointer<Float>) in
+        m.probabilities(batch: pixels + first * m.inputSize, count: count, into: p)
         if let outClasses {
-            for i in 0..<images { outClasses[i] = argmax(p + i * m.classCount, m.classCount) }
+            for i in 0..<count { outClasses[first + i] = argmax(p + i * m.classCount, m.classCount) }
         }
     }
     if let probabilities {
-        run(probabilities)
+        run(0, images, probabilities)
     } else {
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: needed)
+        // Classes only: 4,096 images at a time (16 blocks of 256), so the
+        // temporary buffer does not grow with image_count (2^31 images of
+        // 2^20 classes would ask for 2^51 floats).
+        let slice = min(images, 4096)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: slice * m.classCount)
         defer { buffer.deallocate() }
-        run(buffer)
+        for first in stride(from: 0, to: images, by: slice) { run(first, min(slice, images - first), buffer) }
     }
     return status
 }
