@@ -114,18 +114,26 @@ public func ds_classify_batch(_ model: OpaquePointer?, _ pixels: UnsafePointer<F
     let (values, tooMany) = images.multipliedReportingOverflow(by: m.inputSize)
     guard !tooMany else { return fail(.invalidArgument, "image_count \(images) is too large") }
     if let bad = firstNonFinite(pixels, values) { return nonFinite(pixels, bad, perImage: m.inputSize) }
-    let run = { (p: UnsafeMutablePointer<Float>) -> Int32 in
-        m.probabilities(batch: pixels, count: images, into: p)
-        if let bad = firstNonFinite(p, needed) { return nonFiniteOutput(image: bad / m.classCount) }
+    let run = { (first: Int, count: Int, p: UnsafeMutablePointer<Float>) -> Int32 in
+        m.probabilities(batch: pixels + first * m.inputSize, count: count, into: p)
+        if let bad = firstNonFinite(p, count * m.classCount) { return nonFiniteOutput(image: first + bad / m.classCount) }
         if let outClasses {
-            for i in 0..<images { outClasses[i] = argmax(p + i * m.classCount, m.classCount) }
+            for i in 0..<count { outClasses[first + i] = argmax(p + i * m.classCount, m.classCount) }
         }
         return status
     }
-    if let probabilities { return run(probabilities) }
-    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: needed)
+    if let probabilities { return run(0, images, probabilities) }
+    // Classes only: 4,096 images at a time (16 blocks of 256), so the
+    // temporary buffer does not grow with image_count (2^31 images of
+    // 2^20 classes would ask for 2^51 floats).
+    let slice = min(images, 4096)
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: slice * m.classCount)
     defer { buffer.deallocate() }
-    return run(buffer)
+    for first in stride(from: 0, to: images, by: slice) {
+        let result = run(first, min(slice, images - first), buffer)
+        if result != status { return result }
+    }
+    return status
 }
 
 /// Classifies a decoded picture.

@@ -41,6 +41,7 @@ func register(_ handle: ModelHandle) -> OpaquePointer {
         r.handles[key] = handle
         return key
     }
+    // Never 0: keys start at 16 and would wrap only after 2^60 loads.
     return OpaquePointer(bitPattern: key)!
 }
 

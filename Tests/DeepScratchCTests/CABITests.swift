@@ -471,6 +471,21 @@ final class CABITests: XCTestCase {
         XCTAssertEqual(onlyClasses, classes)
     }
 
+    func testBatchOfOnlyClassesPastTheSliceOf4096ImagesAgreesWithTheFullBatch() throws {
+        // Without probabilities the library works through 4,096 images at a
+        // time (its buffer must not grow with image_count).
+        let m = try load(smallModelPath)
+        let count = 4096 + 300
+        let pixels = images(count, seed: 22).flatMap { $0 }
+        var p = [Float](repeating: -1, count: count * 10)
+        var classes = [Int32](repeating: -1, count: count)
+        XCTAssertEqual(ds_classify_batch(m, pixels, count, 784, &p, p.count, &classes), DS.ok, lastError())
+        var onlyClasses = [Int32](repeating: -1, count: count + 1)
+        XCTAssertEqual(ds_classify_batch(m, pixels, count, 784, nil, 0, &onlyClasses), DS.ok, lastError())
+        XCTAssertEqual(Array(onlyClasses.prefix(count)), classes)
+        XCTAssertEqual(onlyClasses.last, -1, "nothing written past the images")
+    }
+
     func testBatchOfZeroImagesIsOKAndWritesNothing() throws {
         let m = try load(smallModelPath)
         let pixels = images(1, seed: 22)[0]

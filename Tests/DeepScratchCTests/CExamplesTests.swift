@@ -23,152 +23,8 @@ final class CExamplesTests: XCTestCase {
         folder = nil
     }
 
-    // MARK: - Tools and paths
-
-    func tool(_ name: String, package: String) throws -> String {
-        guard let path = CPaths.onPath(name) else {
-            throw CTestError("'\(name)' is not on PATH (\(ProcessInfo.processInfo.environment["PATH"] ?? "")): install the Debian package \(package)")
-        }
-        return path
-    }
-
-    /// The folder holding this build's libdeepscratch.so.
-    func libraryFolder() throws -> String { try CPaths.buildProducts() }
-
-    /// The folder of the Swift runtime (libswiftCore.so): where this test
-    /// process loaded it from, else what `swift -print-target-info` says.
-    private func swiftRuntimeFolder() throws -> String {
-        if let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) {
-            for line in maps.split(separator: "\n") {
-                guard let slash = line.firstIndex(of: "/") else { continue }
-                let path = String(line[slash...])
-                if path.hasSuffix("/libswiftCore.so") { return (path as NSString).deletingLastPathComponent }
-            }
-        }
-        if let swift = CPaths.onPath("swift"),
-           let result = try? runCProcess(swift, ["-print-target-info"], limit: 120), result.status == 0,
-           let info = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
-           let paths = (info["paths"] as? [String: Any])?["runtimeLibraryPaths"] as? [String],
-           let first = paths.first(where: { FileManager.default.fileExists(atPath: $0 + "/libswiftCore.so") }) {
-            return first
-        }
-        let fallback = "/opt/swift/usr/lib/swift/linux"
-        guard FileManager.default.fileExists(atPath: fallback + "/libswiftCore.so") else {
-            throw CTestError("cannot find the Swift runtime (libswiftCore.so) that libdeepscratch.so needs")
-        }
-        return fallback
-    }
-
-    /// True when `library` needs no Swift runtime from outside, or its
-    /// RUNPATH/RPATH names a folder holding libswiftCore.so.
-    private func runpathReachesSwiftRuntime(_ library: String) -> Bool {
-        guard let readelf = CPaths.onPath("readelf"),
-              let result = try? runCProcess(readelf, ["-d", library], limit: 60), result.status == 0 else { return false }
-        let lines = result.stdout.split(separator: "\n")
-        guard lines.contains(where: { $0.contains("(NEEDED)") && $0.contains("libswiftCore.so") }) else { return true }
-        let origin = (library as NSString).deletingLastPathComponent
-        for line in lines where line.contains("(RUNPATH)") || line.contains("(RPATH)") {
-            guard let open = line.lastIndex(of: "["), let close = line.lastIndex(of: "]"), open < close else { continue }
-            for entry in line[line.index(after: open)..<close].split(separator: ":") {
-                let dir = entry.replacingOccurrences(of: "$ORIGIN", with: origin)
-                if FileManager.default.fileExists(atPath: dir + "/libswiftCore.so") { return true }
-            }
-        }
-        return false
-    }
-
-    /// The environment the examples run in: this one, plus LD_LIBRARY_PATH
-    /// to the Swift runtime when the library's RUNPATH does not reach it
-    /// (a debug build that is not linked with -static-stdlib).
-    func runEnvironment() throws -> [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        let library = try libraryFolder() + "/libdeepscratch.so"
-        if !runpathReachesSwiftRuntime(library) {
-            let runtime = try swiftRuntimeFolder()
-            env["LD_LIBRARY_PATH"] = [runtime, env["LD_LIBRARY_PATH"] ?? ""].filter { !$0.isEmpty }.joined(separator: ":")
-        }
-        return env
-    }
-
-    /// The sanitizer this test build runs under (`swift test
-    /// --sanitize=address` or `=thread`), recognized by its runtime's entry
-    /// point in this process. This build's libdeepscratch.so is then
-    /// instrumented too, and a program linking it needs the same runtime.
-    enum Sanitizer: String { case address, thread }
-    var sanitizer: Sanitizer? {
-        if dlsym(nil, "__asan_init") != nil { return .address }
-        if dlsym(nil, "__tsan_init") != nil { return .thread }
-        return nil
-    }
-
-    /// The clang beside `swift` (the Swift toolchain's, whose sanitizer
-    /// runtimes match the ones the library was instrumented for).
-    private func swiftClang() throws -> String {
-        guard let swift = CPaths.onPath("swift") else { throw CTestError("'swift' is not on PATH") }
-        let clang = (URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent().path) + "/clang"
-        guard FileManager.default.isExecutableFile(atPath: clang) else { throw CTestError("no clang beside \(swift)") }
-        return clang
-    }
-
-    /// The shared sanitizer runtime of the Swift toolchain's clang, which a
-    /// program not built with the sanitizer (python3) must preload to load
-    /// an instrumented library.
-    private func sanitizerRuntime(_ s: Sanitizer) throws -> String {
-        let clangLib = URL(fileURLWithPath: try swiftClang()).deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("lib/clang").path
-        let short = s == .address ? "asan" : "tsan"
-        for version in (try? FileManager.default.contentsOfDirectory(atPath: clangLib)) ?? [] {
-            let path = "\(clangLib)/\(version)/lib/linux/libclang_rt.\(short)-x86_64.so"
-            if FileManager.default.fileExists(atPath: path) { return path }
-        }
-        throw CTestError("no libclang_rt.\(short)-x86_64.so under \(clangLib)")
-    }
-
-    /// The environment python3 runs the example in: `base`, plus,
-    /// under a sanitizer, its runtime preloaded (and, under ASan, no leak
-    /// report: the interpreter keeps its objects to the end on purpose).
-    func pythonEnvironment(_ base: [String: String]) throws -> [String: String] {
-        var env = base
-        if let s = sanitizer {
-            var preload = [try sanitizerRuntime(s)]
-            if s == .thread {
-                // Swift's TSan runtime intercepts libdispatch and needs it loaded.
-                let runtime = try swiftRuntimeFolder()
-                preload += [runtime + "/libdispatch.so", runtime + "/libBlocksRuntime.so"]
-            }
-            env["LD_PRELOAD"] = preload.joined(separator: " ")
-            if s == .address { env["ASAN_OPTIONS"] = "detect_leaks=0" }
-        }
-        return env
-    }
-
-    /// Compiles C `sources` into the executable `name` in the temporary
-    /// folder, linked against this build's libdeepscratch.so (under a
-    /// sanitizer: with the Swift toolchain's clang and the same sanitizer).
-    func buildC(_ sources: [String], name: String, extraFlags: [String] = [], libraries: [String] = [],
-                        file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        var cc = try tool("cc", package: "gcc")
-        var sanitizerFlags: [String] = [], sanitizerLibraries: [String] = []
-        if let s = sanitizer {
-            cc = try swiftClang()
-            sanitizerFlags = ["-fsanitize=\(s.rawValue)", "-fuse-ld=lld"]
-            // Swift's TSan runtime also intercepts libdispatch.
-            if s == .thread {
-                let runtime = try swiftRuntimeFolder()
-                sanitizerLibraries = ["-L" + runtime, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime]
-            }
-        }
-        let lib = try libraryFolder()
-        let output = folder.path + "/" + name
-        let arguments = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror"] + sanitizerFlags + extraFlags + ["-I", CPaths.root + "/include"]
-            + sources + ["-L" + lib, "-ldeepscratch"] + libraries + sanitizerLibraries + ["-Wl,-rpath," + lib, "-o", output]
-        let result = try runCProcess(cc, arguments, limit: 120)
-        guard result.status == 0, FileManager.default.isExecutableFile(atPath: output) else {
-            throw CTestError("cc \(arguments.joined(separator: " ")) failed:\n\(result.summary)")
-        }
-        XCTAssertEqual(result.stderr, "", "warnings building \(name)", file: file, line: line)
-        return output
-    }
+    /// Compiles C programs against this build's library into the temporary folder.
+    var compiler: CCompiler { CCompiler(outputFolder: folder.path) }
 
     /// The example drawings, sorted, with the digit of each file name.
     private func exampleDigits() throws -> [(path: String, label: Int)] {
@@ -343,7 +199,7 @@ final class CExamplesTests: XCTestCase {
     }
 
     func testHeaderCompilesAsC99WithoutWarnings() throws {
-        let cc = try tool("cc", package: "gcc")
+        let cc = try compiler.tool("cc", package: "gcc")
         let source = try folder.write("smoke.c", text: Self.smokeProgram)
         let result = try runCProcess(cc, ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only",
                                           "-I", CPaths.root + "/include", "-x", "c", source], limit: 120)
@@ -352,7 +208,7 @@ final class CExamplesTests: XCTestCase {
     }
 
     func testHeaderCompilesAsCxxWithoutWarnings() throws {
-        let cxx = try tool("c++", package: "g++")
+        let cxx = try compiler.tool("c++", package: "g++")
         let source = try folder.write("smoke.cpp", text: Self.smokeProgram)
         for standard in ["c++11", "c++17"] {
             let result = try runCProcess(cxx, ["-std=\(standard)", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only",
@@ -365,7 +221,7 @@ final class CExamplesTests: XCTestCase {
     func testHeaderAloneCompilesAsCAndCxx() throws {
         // Only the header, nothing included before it: it must bring what it uses.
         let source = try folder.write("only.h.c", text: "#include \"deepscratch.h\"\n")
-        let cc = try tool("cc", package: "gcc"), cxx = try tool("c++", package: "g++")
+        let cc = try compiler.tool("cc", package: "gcc"), cxx = try compiler.tool("c++", package: "g++")
         for (compiler, flags) in [(cc, ["-std=c99", "-x", "c"]), (cxx, ["-std=c++11", "-x", "c++"])] {
             let result = try runCProcess(compiler, flags + ["-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only",
                                                             "-I", CPaths.root + "/include", source], limit: 120)
@@ -375,9 +231,9 @@ final class CExamplesTests: XCTestCase {
 
     func testSmokeProgramInCLinksAndPassesAgainstTheBuiltLibrary() throws {
         let source = try folder.write("smoke.c", text: Self.smokeProgram)
-        let smoke = try buildC([source], name: "smoke", extraFlags: ["-pedantic"], libraries: ["-lm"])
+        let smoke = try compiler.buildC([source], name: "smoke", extraFlags: ["-pedantic"], libraries: ["-lm"])
         let digit = try XCTUnwrap(exampleDigits().first)
-        let result = try runCProcess(smoke, [CPaths.shippedModel, digit.path], environment: try runEnvironment(), limit: 120)
+        let result = try runCProcess(smoke, [CPaths.shippedModel, digit.path], environment: try compiler.runEnvironment(), limit: 120)
         XCTAssertEqual(result.status, 0, result.summary)
         XCTAssertEqual(result.stdoutLines, ["class \(digit.label)", "ok"], result.summary)
     }
@@ -385,10 +241,10 @@ final class CExamplesTests: XCTestCase {
     // MARK: - classify.c and classify.py
 
     func testClassifyExamplePrintsTheDigitOfEveryExampleDrawing() throws {
-        let classify = try buildC([CPaths.examples + "/classify.c"], name: "classify")
+        let classify = try compiler.buildC([CPaths.examples + "/classify.c"], name: "classify")
         let digits = try exampleDigits()
         let result = try runCProcess(classify, [CPaths.shippedModel] + digits.map(\.path),
-                                     environment: try runEnvironment(), limit: 120)
+                                     environment: try compiler.runEnvironment(), limit: 120)
         XCTAssertEqual(result.status, 0, result.summary)
         XCTAssertEqual(result.stderr, "")
         XCTAssertEqual(result.stdoutLines.count, digits.count, result.summary)
@@ -403,13 +259,13 @@ final class CExamplesTests: XCTestCase {
     /// or in the run environment) prints what the shared library's build
     /// prints.
     func testStaticArchiveHasOnlyTheHeadersSymbolsAndLinksAPlainCProgram() throws {
-        let list = try libraryFolder() + "/deepscratch.product/Objects.LinkFileList"
+        let list = try compiler.libraryFolder() + "/deepscratch.product/Objects.LinkFileList"
         guard FileManager.default.fileExists(atPath: list) else { throw CTestError("no \(list): build the deepscratch product first") }
         let archive = folder.path + "/libdeepscratch.a"
         let made = try runCProcess(CPaths.examples + "/static-archive.sh",
                                    [list, CPaths.root + "/include/deepscratch.h", archive], limit: 300)
         XCTAssertEqual(made.status, 0, made.summary)
-        let nm = try tool("nm", package: "binutils")
+        let nm = try compiler.tool("nm", package: "binutils")
         let symbols = try runCProcess(nm, ["-g", "--defined-only", archive], limit: 120)
         XCTAssertEqual(symbols.status, 0, symbols.summary)
         let globals = Set(symbols.stdoutLines.compactMap { line -> String? in
@@ -418,7 +274,7 @@ final class CExamplesTests: XCTestCase {
         })
         XCTAssertEqual(globals, try headerFunctions())
 
-        let cc = try tool("cc", package: "gcc")
+        let cc = try compiler.tool("cc", package: "gcc")
         let output = folder.path + "/classify-static"
         let link = try runCProcess(cc, ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", CPaths.root + "/include",
                                         CPaths.examples + "/classify.c", archive, "-lpng16", "-lz", "-lopenblas",
@@ -429,21 +285,21 @@ final class CExamplesTests: XCTestCase {
         plain["LD_LIBRARY_PATH"] = nil
         let result = try runCProcess(output, [CPaths.shippedModel] + digits.map(\.path), environment: plain, limit: 120)
         XCTAssertEqual(result.status, 0, result.summary)
-        let dynamic = try runCProcess(try buildC([CPaths.examples + "/classify.c"], name: "classify"),
-                                      [CPaths.shippedModel] + digits.map(\.path), environment: try runEnvironment(), limit: 120)
+        let dynamic = try runCProcess(try compiler.buildC([CPaths.examples + "/classify.c"], name: "classify"),
+                                      [CPaths.shippedModel] + digits.map(\.path), environment: try compiler.runEnvironment(), limit: 120)
         XCTAssertEqual(result.stdoutLines, dynamic.stdoutLines)
         XCTAssertEqual(result.stdoutLines.count, digits.count, result.summary)
-        let needed = try runCProcess(try tool("readelf", package: "binutils"), ["-d", output], limit: 60)
+        let needed = try runCProcess(try compiler.tool("readelf", package: "binutils"), ["-d", output], limit: 60)
         XCTAssertFalse(needed.stdout.contains("libswift"), "classify-static needs a Swift library:\n\(needed.stdout)")
     }
 
     func testClassifyExampleReportsAMissingFileAndStillClassifiesTheOthers() throws {
-        let classify = try buildC([CPaths.examples + "/classify.c"], name: "classify")
+        let classify = try compiler.buildC([CPaths.examples + "/classify.c"], name: "classify")
         let digits = try exampleDigits()
         let missing = folder.path + "/missing_5.png"
         var arguments = digits.map(\.path)
         arguments.insert(missing, at: 1)
-        let result = try runCProcess(classify, [CPaths.shippedModel] + arguments, environment: try runEnvironment(), limit: 120)
+        let result = try runCProcess(classify, [CPaths.shippedModel] + arguments, environment: try compiler.runEnvironment(), limit: 120)
         XCTAssertEqual(result.status, 1, result.summary)
         XCTAssertEqual(result.stdoutLines.count, digits.count, result.summary)
         for (line, digit) in zip(result.stdoutLines, digits) {
@@ -454,8 +310,8 @@ final class CExamplesTests: XCTestCase {
     }
 
     func testClassifyExampleExitsWith2ForBadUsageOrAModelThatDoesNotLoad() throws {
-        let classify = try buildC([CPaths.examples + "/classify.c"], name: "classify")
-        let env = try runEnvironment()
+        let classify = try compiler.buildC([CPaths.examples + "/classify.c"], name: "classify")
+        let env = try compiler.runEnvironment()
         let digit = try XCTUnwrap(exampleDigits().first).path
         let usage = try runCProcess(classify, [CPaths.shippedModel], environment: env, limit: 60)
         XCTAssertEqual(usage.status, 2, usage.summary)
@@ -468,14 +324,14 @@ final class CExamplesTests: XCTestCase {
     }
 
     func testPythonExamplePrintsTheSameLinesAsTheCExample() throws {
-        let python = try tool("python3", package: "python3")
-        let classify = try buildC([CPaths.examples + "/classify.c"], name: "classify")
+        let python = try compiler.tool("python3", package: "python3")
+        let classify = try compiler.buildC([CPaths.examples + "/classify.c"], name: "classify")
         let digits = try exampleDigits()
-        var env = try runEnvironment()
+        var env = try compiler.runEnvironment()
         let arguments = [CPaths.shippedModel] + digits.map(\.path)
         let c = try runCProcess(classify, arguments, environment: env, limit: 120)
-        env["DEEPSCRATCH_LIB"] = try libraryFolder() + "/libdeepscratch.so"
-        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: try pythonEnvironment(env), limit: 120)
+        env["DEEPSCRATCH_LIB"] = try compiler.libraryFolder() + "/libdeepscratch.so"
+        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: try compiler.pythonEnvironment(env), limit: 120)
         XCTAssertEqual(c.status, 0, c.summary)
         XCTAssertEqual(py.status, 0, py.summary)
         XCTAssertEqual(py.stdoutLines.count, digits.count, py.summary)
@@ -486,14 +342,14 @@ final class CExamplesTests: XCTestCase {
     }
 
     func testPythonExampleReportsAMissingFileLikeTheCExample() throws {
-        let python = try tool("python3", package: "python3")
-        let classify = try buildC([CPaths.examples + "/classify.c"], name: "classify")
+        let python = try compiler.tool("python3", package: "python3")
+        let classify = try compiler.buildC([CPaths.examples + "/classify.c"], name: "classify")
         let missing = folder.path + "/missing_5.png"
-        var env = try runEnvironment()
+        var env = try compiler.runEnvironment()
         let arguments = [CPaths.shippedModel, missing] + (try exampleDigits()).map(\.path)
         let c = try runCProcess(classify, arguments, environment: env, limit: 120)
-        env["DEEPSCRATCH_LIB"] = try libraryFolder() + "/libdeepscratch.so"
-        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: try pythonEnvironment(env), limit: 120)
+        env["DEEPSCRATCH_LIB"] = try compiler.libraryFolder() + "/libdeepscratch.so"
+        let py = try runCProcess(python, [CPaths.examples + "/classify.py"] + arguments, environment: try compiler.pythonEnvironment(env), limit: 120)
         XCTAssertEqual(c.status, 1, c.summary)
         XCTAssertEqual(py.status, 1, py.summary)
         XCTAssertEqual(py.stdout, c.stdout)
@@ -505,9 +361,9 @@ final class CExamplesTests: XCTestCase {
     func testThreadsExampleFindsNoMismatchesOnTheMNISTTestImagesWithEightThreads() throws {
         let images = try CPaths.mnistTestImages()
         let count = try IDXFile.read(path: images, dimensionCount: 3).dimensions[0]
-        let threads = try buildC([CPaths.examples + "/threads.c"], name: "threads",
+        let threads = try compiler.buildC([CPaths.examples + "/threads.c"], name: "threads",
                                  extraFlags: ["-D_POSIX_C_SOURCE=200809L"], libraries: ["-lz", "-lpthread"])
-        let result = try runCProcess(threads, [CPaths.shippedModel, images, "8"], environment: try runEnvironment(), limit: 600)
+        let result = try runCProcess(threads, [CPaths.shippedModel, images, "8"], environment: try compiler.runEnvironment(), limit: 600)
         XCTAssertEqual(result.status, 0, result.summary)
         XCTAssertEqual(result.stdoutLines, ["8 threads, \(count) classifications, 0 mismatches, 0 errors"], result.summary)
         XCTAssertEqual(result.stderr, "")
@@ -518,9 +374,9 @@ final class CExamplesTests: XCTestCase {
     func testLatencyExampleBuildsAndReportsBothMeasurements() throws {
         // Only the shape of its output: the numbers are timings.
         let images = try CPaths.mnistTestImages()
-        let latency = try buildC([CPaths.examples + "/latency.c"], name: "latency",
+        let latency = try compiler.buildC([CPaths.examples + "/latency.c"], name: "latency",
                                  extraFlags: ["-D_POSIX_C_SOURCE=200809L"], libraries: ["-lz"])
-        let result = try runCProcess(latency, [CPaths.shippedModel, images, "50"], environment: try runEnvironment(), limit: 600)
+        let result = try runCProcess(latency, [CPaths.shippedModel, images, "50"], environment: try compiler.runEnvironment(), limit: 600)
         XCTAssertEqual(result.status, 0, result.summary)
         let lines = result.stdoutLines
         XCTAssertEqual(lines.count, 2, result.summary)

@@ -38,6 +38,19 @@ enum CPaths {
     }
 
     static var header: String { root + "/include/deepscratch.h" }
+    static var fuzz: String { root + "/Tests/Fuzz" }
+
+    /// The regression inputs of every model fuzz target
+    /// (`Tests/Fuzz/regressions/fuzz_model*/`), sorted: crashers the fuzzers
+    /// found and the hostile files of make_hostile_models.py.
+    static func modelRegressionFiles() -> [String] {
+        let folder = fuzz + "/regressions"
+        let targets = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("fuzz_model") }
+        return targets.sorted().flatMap { target in
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder + "/" + target)) ?? [])
+                .filter { !$0.hasPrefix(".") && $0.hasSuffix(".dsm") }.sorted().map { "\(folder)/\(target)/\($0)" }
+        }
+    }
     static var examples: String { root + "/examples" }
     static var shippedModel: String { root + "/Sources/dsc/Resources/default.dsm" }
 
@@ -143,9 +156,12 @@ final class CTemporaryFolder: Sendable {
 
 /// The outcome of a finished subprocess.
 struct CProcessResult {
+    /// The exit status, or the signal's number when a signal ended the process.
     var status: Int32
     var stdout: String
     var stderr: String
+    /// True when a signal ended the process.
+    var signaled = false
 
     /// The lines of standard output, without the empty last one.
     var stdoutLines: [String] {
@@ -154,7 +170,7 @@ struct CProcessResult {
         return lines
     }
 
-    var summary: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+    var summary: String { "\(signaled ? "signal" : "exit") \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
 }
 
 /// Runs `executable` with `arguments` (environment nil: inherited) and
@@ -190,7 +206,8 @@ func runCProcess(_ executable: String, _ arguments: [String], environment: [Stri
     try? out.close(); try? err.close()
     let stdout = String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self)
     let stderr = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
-    return CProcessResult(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    return CProcessResult(status: process.terminationStatus, stdout: stdout, stderr: stderr,
+                          signaled: process.terminationReason == .uncaughtSignal)
 }
 
 /// Runs `body(i)` on `count` new threads at once and waits for all of them;

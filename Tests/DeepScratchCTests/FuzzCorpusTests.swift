@@ -9,8 +9,11 @@ import XCTest
 /// - every seed must be accepted as it is (else the fuzzer starts from
 ///   inputs that stop at the first check);
 /// - every input in Tests/Fuzz/regressions (an input that once crashed or
-///   misbehaved, committed with its fix) must now fail cleanly: the status
-///   that fits (DS_ERR_BAD_MODEL, DS_ERR_BAD_IMAGE) and a message;
+///   misbehaved, committed with its fix, and the hand-made hostile models)
+///   must now fail cleanly: the status that fits (DS_ERR_BAD_MODEL,
+///   DS_ERR_BAD_IMAGE) and a message; HostileModelCABITests loads the model
+///   ones again in a child process, where a crash cannot take the test
+///   runner down;
 /// - as in the harness, a model is also tried "resealed" (declared size and
 ///   checksum recomputed), so a regression behind the checksum stays tested.
 final class FuzzCorpusTests: XCTestCase {
@@ -101,7 +104,10 @@ final class FuzzCorpusTests: XCTestCase {
     }
 
     func testEveryModelRegressionInputFailsCleanly() throws {
-        for path in files("regressions/fuzz_model") {
+        let inputs = CPaths.modelRegressionFiles()
+        XCTAssertTrue(inputs.contains { $0.hasSuffix("/hostile-312-bytes-dense-2p48-on-65536-cubed.dsm") },
+                      "the regressions of every model target, fuzz_model_struct's included")
+        for path in inputs {
             let input = try bytes(path)
             for (how, variant) in [("as it is", input), ("resealed", resealed(input))] {
                 let r = loadModel(variant)

@@ -14,8 +14,8 @@ extension CExamplesTests {
 
     private func runHost(_ name: String, _ arguments: [String], libraries: [String] = [], limit: Double = 300,
                          file: StaticString = #filePath, line: UInt = #line) throws -> CProcessResult {
-        let program = try buildC([hosts + "/\(name).c"], name: name, libraries: libraries, file: file, line: line)
-        let result = try runCProcess(program, arguments, environment: try runEnvironment(), limit: limit)
+        let program = try compiler.buildC([hosts + "/\(name).c"], name: name, libraries: libraries, file: file, line: line)
+        let result = try runCProcess(program, arguments, environment: try compiler.runEnvironment(), limit: limit)
         XCTAssertEqual(result.status, 0, result.summary, file: file, line: line)
         return result
     }
@@ -51,17 +51,17 @@ extension CExamplesTests {
     }
 
     func testPythonMultiprocessingWithForkClassifiesInTheChildren() throws {
-        let python = try tool("python3", package: "python3")
-        let lib = try libraryFolder() + "/libdeepscratch.so"
+        let python = try compiler.tool("python3", package: "python3")
+        let lib = try compiler.libraryFolder() + "/libdeepscratch.so"
         let result = try runCProcess(python, [hosts + "/fork_multiprocessing.py", lib, CPaths.shippedModel],
-                                     environment: try pythonEnvironment(try runEnvironment()), limit: 300)
+                                     environment: try compiler.pythonEnvironment(try compiler.runEnvironment()), limit: 300)
         XCTAssertEqual(result.status, 0, result.summary)
         XCTAssertEqual(result.stdoutLines.last, "multiprocessing fork ok", result.summary)
     }
 
     func testAThreadExitingAfterDlcloseAndThousandsOfDlopenCyclesLeaveTheHostRunning() throws {
         // The library is loaded by path, as a plugin host does; this program does not link it.
-        let lib = try libraryFolder() + "/libdeepscratch.so"
+        let lib = try compiler.libraryFolder() + "/libdeepscratch.so"
         let result = try runHost("dlclose", [lib, CPaths.shippedModel, "2000"], libraries: ["-ldl", "-lpthread"])
         XCTAssertEqual(result.stdoutLines.last, "dlclose ok", result.summary)
     }
@@ -84,13 +84,13 @@ extension CExamplesTests {
     /// error, forced to the baseline kernels and not, with the same output.
     func testTheInstalledLibraryHasNoInstructionBeyondTheBaselineOutsideItsAVX2KernelsAndRunsUnderValgrind() throws {
         #if arch(x86_64)
-        guard sanitizer == nil else { return }  // the Makefile's build is not instrumented; nothing to compare
-        let make = try tool("make", package: "make")
+        guard compiler.sanitizer == nil else { return }  // the Makefile's build is not instrumented; nothing to compare
+        let make = try compiler.tool("make", package: "make")
         let built = try runCProcess(make, ["-C", CPaths.examples, "lib", "classify"], limit: 1200)
         XCTAssertEqual(built.status, 0, built.summary)
         let library = CPaths.root + "/.build-lib/release/libdeepscratch.so"
 
-        let objdump = try tool("objdump", package: "binutils")
+        let objdump = try compiler.tool("objdump", package: "binutils")
         let listing = try runCProcess(objdump, ["-d", "--no-show-raw-insn", library], limit: 300)
         XCTAssertEqual(listing.status, 0, listing.stderr)
         var function = "", wide: [String: Int] = [:], instructions = 0
@@ -112,7 +112,7 @@ extension CExamplesTests {
             XCTFail("\(name) has \(count) instructions beyond x86-64-v2 but is not a kernel chosen by the CPU's features")
         }
 
-        let valgrind = try tool("valgrind", package: "valgrind")
+        let valgrind = try compiler.tool("valgrind", package: "valgrind")
         let digits = try FileManager.default.contentsOfDirectory(atPath: CPaths.examples + "/digits")
             .filter { $0.hasSuffix(".png") }.sorted().map { CPaths.examples + "/digits/" + $0 }
         var outputs: [String] = []

@@ -212,7 +212,7 @@ final class ConvolutionTests: XCTestCase {
         assertClose((0..<7).map { Array(flat[($0 * 10)..<($0 * 10 + 10)]) }, expected, 1e-5, "batch")
         // Model.load → makeNetwork gives the same too.
         let loaded = try Model.parse(bytes, path: "cnn.dsm")
-        assertClose(reference(loaded.makeNetwork(), xs, s), expected, 1e-5, "makeNetwork")
+        assertClose(reference(try loaded.makeNetwork(), xs, s), expected, 1e-5, "makeNetwork")
     }
 
     func testCheckpointKeepsBatchNormAndRoundTripsEveryTensorExactly() throws {

@@ -27,7 +27,7 @@ final class DigitClassifierTests: XCTestCase {
     func testSingleImageProbabilitiesEqualThePlainForwardPass() throws {
         let (path, model) = try saveModel()
         let classifier = try DigitClassifier(modelPath: path)
-        let reference = model.makeNetwork()
+        let reference = try model.makeNetwork()
         let table = model.standardization.table(Float.self)
         var rng = RandomSource(seed: 33)
         for trial in 0..<20 {

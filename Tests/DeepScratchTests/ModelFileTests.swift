@@ -319,7 +319,7 @@ final class ModelFileTests: XCTestCase {
         let model = Model(network: net, architecture: arch, standardization: Standardization(mean: 0, std: 1),
                           inputShape: [3, 4, 1])
         let loaded = try saveAndLoad(model, .f32)
-        let rebuilt = loaded.makeNetwork()
+        let rebuilt = try loaded.makeNetwork()
         XCTAssertTrue(rebuilt.dropoutLayers.isEmpty)
         let X = gaussianInputs(rows: 12, cols: 3)
         XCTAssertEqual(rebuilt.forward(X, training: true).values.map(\.bitPattern),

@@ -12,11 +12,13 @@
 # The log is .build-fuzz/logs/TARGET-<date>.log; its last lines give the
 # executions (#N ... DONE), coverage (cov:) and features (ft:).
 #
-# TARGET: fuzz_model (ds_model_load_memory + getters + one classification)
-#         fuzz_png   (ds_classify_png_memory with the shipped model)
+# TARGET: fuzz_model        (ds_model_load_memory + getters + one classification)
+#         fuzz_model_struct (the same behind structure-aware mutations of parsed
+#                            model files: seeds/fuzz_model, resealed)
+#         fuzz_png          (ds_classify_png_memory with the shipped model)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-TARGET="${1:?usage: run.sh fuzz_model|fuzz_png SECONDS}"
+TARGET="${1:?usage: run.sh fuzz_model|fuzz_model_struct|fuzz_png SECONDS}"
 SECONDS_TO_RUN="${2:?usage: run.sh TARGET SECONDS}"
 shift 2
 [ -f "$ROOT/Tests/Fuzz/$TARGET.c" ] || { echo "run.sh: no harness Tests/Fuzz/$TARGET.c" >&2; exit 2; }
@@ -36,8 +38,11 @@ mkdir -p "$BUILD/bin" "$BUILD/corpus/$TARGET" "$BUILD/crashes/$TARGET" "$BUILD/l
     -DDS_FUZZ_DEFAULT_MODEL="\"$ROOT/Sources/dsc/Resources/default.dsm\"" \
     "$ROOT/Tests/Fuzz/$TARGET.c" -L"$LIB" -ldeepscratch -lz -Wl,-rpath,"$LIB" -o "$BUILD/bin/$TARGET"
 
-SEEDS=("$ROOT/Tests/Fuzz/seeds/$TARGET")
-if [ "$TARGET" = fuzz_model ]; then
+# The two model targets start from the same model files.
+SEED_FOLDER="$TARGET"
+[ "$TARGET" = fuzz_model_struct ] && SEED_FOLDER=fuzz_model
+SEEDS=("$ROOT/Tests/Fuzz/seeds/$SEED_FOLDER")
+if [ "$SEED_FOLDER" = fuzz_model ]; then
     # The shipped model is a seed too (not copied into the repository twice).
     mkdir -p "$BUILD/seeds-shipped"
     cp "$ROOT/Sources/dsc/Resources/default.dsm" "$BUILD/seeds-shipped/"

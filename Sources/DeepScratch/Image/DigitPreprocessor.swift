@@ -142,6 +142,8 @@ public struct DigitPreprocessor: Sendable {
                 }
             }
         }
+        // Every cell counts at least one pixel: g is finite (0…255), so the
+        // Int(…) conversions of its values in the steps below cannot trap.
         var g = [Float](repeating: 0, count: nw * nh)
         for i in 0..<g.count { g[i] = Float(sums[i]) / (255 * Float(counts[i])) }
         // Polarity from the border: a light border means dark ink.
@@ -324,7 +326,7 @@ public struct DigitPreprocessor: Sendable {
         var sizes = [Int]()
         var stack = [Int]()
         for start in 0..<(w * h) where mask[start] && label[start] < 0 {
-            let id = Int32(sizes.count)
+            let id = Int32(sizes.count)  // at most w·h ≤ workingSide² components
             var size = 0
             label[start] = id
             stack.append(start)

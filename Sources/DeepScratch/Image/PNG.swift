@@ -115,6 +115,9 @@ public enum PNG {
         let native = image.format & png_uint_32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
         let channels = Int((native & png_uint_32(PNG_FORMAT_FLAG_COLOR)) != 0 ? 3 : 1)
             + Int((native & png_uint_32(PNG_FORMAT_FLAG_ALPHA)) != 0 ? 1 : 0)
+        // Sides ≤ 2^14 and ≤ 4 channels (checked above): n·channels and the
+        // row stride passed to libpng as Int32 (≤ 2^16) cannot overflow, and
+        // every GrayImage below gets exactly width × height values.
         let n = width * height
         if image.format & png_uint_32(PNG_FORMAT_FLAG_LINEAR) != 0 {
             // 16-bit samples: read them as they are (linear output keeps the
@@ -175,6 +178,7 @@ public enum PNG {
                 v = a == 0 ? 0 : min(65535, (v * 65535 + a / 2) / a)
                 alpha[i] = UInt8(truncatingIfNeeded: (a + 128) / 257)
             }
+            // v ≤ 65535 on every path above (luma weights sum to 256, min(65535, ·)): inside the table.
             gray[i] = encodeSRGB ? sRGBEncoded[Int(v)] : UInt8(truncatingIfNeeded: (v + 128) / 257)
         }
         return GrayImage(width: width, height: height, gray: gray, alpha: alpha)

@@ -28,6 +28,9 @@ public final class InferenceModel: @unchecked Sendable {
     private let plan: [Step]?
     /// Patch-matrix rows × positions of the largest convolution (per example).
     private let widestPatch: Int
+    /// Images a batch call runs together (256 unless they would not fit
+    /// `ModelFormat.maximumWorkingValues`).
+    private let chunk: Int
 
     /// One inference layer of `plan`.
     enum Step {
@@ -68,7 +71,7 @@ public final class InferenceModel: @unchecked Sendable {
     /// - Throws: `DeepScratchError.badModel` naming the problem.
     public convenience init(bytes: UnsafeRawBufferPointer, name: String = "<memory>") throws {
         let (model, network) = try Model.parse(raw: bytes, path: name, buildNetwork: true)
-        try self.init(model: model, network: network!)
+        try self.init(model: model, network: network!)  // buildNetwork: a network or a thrown error
     }
 
     init(model: Model, network: Network<Float>) throws {
@@ -79,15 +82,17 @@ public final class InferenceModel: @unchecked Sendable {
         mean = Float(model.standardization.mean)
         inverseStd = Float(1 / model.standardization.std)
         table = model.standardization.table(Float.self)
+        // The buffer sizes, as Model.parse checked them against the limit.
+        let workspace = InferenceWorkspace(model.architecture)
+        widest = workspace.widest
+        widestPatch = workspace.widestPatch
+        chunk = workspace.chunk
         if model.architecture.layers != nil {
             var steps = [Step]()
-            var wide = inputSize, patch = 1
             for layer in network.layers {
-                wide = max(wide, layer.outputSize)
                 if let d = layer as? Dense<Float> { steps.append(.dense(W: d.W.value, b: d.b.value)) }
                 else if let c = layer as? Conv2D<Float> {
                     steps.append(.conv(c.geometry, W: c.W.value, b: c.b.value))
-                    patch = max(patch, c.geometry.patch * c.output.area)
                 } else if let p = layer as? Pool2D<Float> { steps.append(.pool(p.kind, p.geometry)) }
                 else if let n = layer as? BatchNorm<Float> {
                     var scale = [Float](), shift = [Float]()
@@ -108,13 +113,10 @@ public final class InferenceModel: @unchecked Sendable {
                 }
             }
             plan = steps
-            widestPatch = patch
-            widest = wide
             dense = []
             return
         }
         plan = nil
-        widestPatch = 0
         let layers = network.denseLayers
         var built = [DenseWeights]()
         for (k, d) in layers.enumerated() {
@@ -134,7 +136,6 @@ public final class InferenceModel: @unchecked Sendable {
                                       transposed: t, background: bg, shiftedBias: shifted))
         }
         dense = built
-        widest = max(inputSize, built.map(\.outputs).max() ?? 1)
     }
 
     /// Class probabilities of one image (`inputSize` values in [0, 1]).
@@ -197,12 +198,14 @@ public final class InferenceModel: @unchecked Sendable {
     /// (`sparseProduct`); exact up to rounding. Blocks of mostly-ink images
     /// take a dense product over the pixels that are ink somewhere in the
     /// block instead. Convolutional models run chunks of 256 images
-    /// turned feature-major through their layer plan.
+    /// turned feature-major through their layer plan. (Blocks and chunks
+    /// are smaller for a model whose 256 images would not fit
+    /// `ModelFormat.maximumWorkingValues`.)
     public func probabilities(batch pixels: UnsafePointer<Float>, count: Int,
                               into probabilities: UnsafeMutablePointer<Float>) {
         if let plan {
             // Chunks of up to 256 images, turned feature-major (one image per column).
-            let chunk = min(256, max(1, count))
+            let chunk = min(self.chunk, max(1, count))
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: (2 * widest + widestPatch) * chunk)
             defer { buffer.deallocate() }
             var start = 0
@@ -222,7 +225,7 @@ public final class InferenceModel: @unchecked Sendable {
             }
             return
         }
-        let block = 256
+        let block = chunk
         let blocks = (count + block - 1) / block
         if blocks == 0 { return }
         let next = Atomic<Int>(0)
@@ -319,6 +322,8 @@ public final class InferenceModel: @unchecked Sendable {
 
     /// Class probabilities of preprocessed image bytes (0 background … 255 ink).
     public func probabilities(bytes: [UInt8], into probabilities: UnsafeMutablePointer<Float>) {
+        // The C ABI and DigitClassifier pass only what `preprocess` returned,
+        // which checked the count: a caller's bug, unreachable from input.
         precondition(bytes.count == inputSize)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: inputSize) { p in
             for i in 0..<inputSize { p[i] = Float(bytes[i]) / 255 }
@@ -391,5 +396,46 @@ public final class InferenceModel: @unchecked Sendable {
         var sum: Float = 0
         for i in 0..<n { p[i] = Float.exp(z[i] - top); sum += p[i] }
         for i in 0..<n { p[i] /= sum }
+    }
+}
+
+/// The buffers one classification call of an `InferenceModel` uses, in
+/// float values, computed from the layer shapes (`ModelLayout` refuses a
+/// model one image of which needs more than `ModelFormat.maximumWorkingValues`).
+struct InferenceWorkspace: Equatable, Sendable {
+    /// Values of the widest activation of one image, the input included.
+    let widest: Int
+    /// Values of the largest convolution's patch matrix for one image,
+    /// `C·k·k × OH·OW` (im2col; 0 without convolutions).
+    let widestPatch: Int
+    /// Values one image needs: two activations of the widest layer (each
+    /// layer reads one and writes the other), plus, for a network of
+    /// layers, the patch matrix, or, for a fully connected network, the
+    /// first layer's copy of the images as sparse rows (value and position)
+    /// and as the gathered ink pixels (`3 × inputs`).
+    let perImage: Int
+    /// Images a batch call runs together: `ModelFormat.batchChunk` (256),
+    /// or as many as fit `maximumWorkingValues` when fewer (at least 1).
+    let chunk: Int
+
+    /// - Parameter architecture: layers `LayerSpec.shapes` accepts on an input
+    ///   of at most 2^28 values: each activation is then at most 2^28 values
+    ///   and a patch matrix at most 2^16 · 15² · 2^28, so nothing here
+    ///   overflows.
+    init(_ architecture: Architecture) {
+        let (specs, input) = architecture.inferenceSpecs
+        var widest = input.count, patch = 0
+        if case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) {
+            var shape = input
+            for (i, spec) in specs.enumerated() {
+                widest = max(widest, shapes[i].count)
+                if case let .conv(_, k, _, _) = spec { patch = max(patch, shape.channels * k * k * shapes[i].area) }
+                shape = shapes[i]
+            }
+        }
+        self.widest = widest
+        widestPatch = patch
+        perImage = 2 * widest + (architecture.layers != nil ? patch : 3 * input.count)
+        chunk = max(1, min(ModelFormat.batchChunk, ModelFormat.maximumWorkingValues / max(1, perImage)))
     }
 }

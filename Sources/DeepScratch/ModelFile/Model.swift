@@ -56,30 +56,53 @@ public struct Model: Sendable {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.values.count } }
 
     /// A Float32 network (no dropout) holding this model's parameters.
-    public func makeNetwork() -> Network<Float> {
+    /// - Throws: `DeepScratchError.badModel` when the architecture or the
+    ///   parameters do not fit (a model changed after loading: a loaded or
+    ///   trained one always fits).
+    public func makeNetwork() throws -> Network<Float> {
+        // What Architecture.makeNetwork requires: layers that fit, one keep probability per hidden layer.
+        guard architecture.storedTensorShapes != nil,
+              architecture.layers != nil || architecture.keep.count == architecture.sizes.count - 2 else {
+            throw problem("the layers do not fit the input shape")
+        }
         var inference = architecture
         inference.keep = Array(repeating: 1, count: inference.keep.count)
         let net = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
-        load(into: net)
+        try load(into: net)
         return net
     }
 
     /// Copies the parameters (and running statistics) into `network` (same architecture).
-    public func load(into network: Network<Float>) {
+    /// - Throws: `DeepScratchError.badModel` when a tensor the network
+    ///   needs is missing or has another number of values.
+    public func load(into network: Network<Float>) throws {
         for target in network.storedTensors {
             guard let t = parameters.first(where: { $0.name == target.name }) else {
-                preconditionFailure("parameter \(target.name) is missing from the model")
+                throw problem("parameter \(target.name) is missing from the model")
             }
-            precondition(target.matrix.count == t.values.count, "parameter \(t.name) does not fit the network")
-            t.values.withUnsafeBufferPointer { target.matrix.data.update(from: $0.baseAddress!, count: t.values.count) }
+            guard target.matrix.count == t.values.count else {
+                throw problem("parameter \(t.name) holds \(t.values.count) values, the network's needs \(target.matrix.count)")
+            }
+            t.values.withUnsafeBufferPointer { src in
+                if let values = src.baseAddress { target.matrix.data.update(from: values, count: src.count) }
+            }
         }
+    }
+
+    /// An error about this model, naming its file when it was loaded from one.
+    private func problem(_ reason: String) -> DeepScratchError {
+        .badModel(path: fileInfo?.path ?? "<model>", reason: reason)
     }
 
     /// The architecture and network with every batch normalization that
     /// directly follows a dense or convolution layer folded into it (nil
     /// when there is none).
     static func foldingBatchNorm(_ network: Network<Float>, _ architecture: Architecture) -> (Architecture, Network<Float>)? {
-        guard let specs = architecture.layers else { return nil }
+        // The network is the architecture's (Trainer and the callers build it
+        // from the same list): one layer per spec, each batch normalization
+        // as wide as the rows of the layer before, so nothing below is out of
+        // range. A mismatched pair is left unfolded.
+        guard let specs = architecture.layers, network.layers.count == specs.count else { return nil }
         let old = network.layers
         func foldable(_ i: Int) -> Bool {
             i > 0 && old[i] is BatchNorm<Float> && (old[i - 1] is Dense<Float> || old[i - 1] is Conv2D<Float>)
@@ -252,7 +275,7 @@ public struct Model: Sendable {
     public static func loadNetwork(path: String) throws -> (Model, Network<Float>) {
         try AtomicFile.withContents(of: path, limit: ModelFormat.maximumFileSize) { raw in
             let (model, network) = try parse(raw: raw, path: path, buildNetwork: true)
-            return (model, network!)
+            return (model, network!)  // buildNetwork: a network or a thrown error
         }
     }
 
@@ -323,69 +346,40 @@ public struct Model: Sendable {
         for tag in [ModelFormat.meta, ModelFormat.directory, ModelFormat.data] where sections[tag] == nil {
             throw bad("required section \(tag) is missing")
         }
+        // Present: the loop above threw for a missing one.
         let metaRange = sections[ModelFormat.meta]!, dirRange = sections[ModelFormat.directory]!
         let dataRange = sections[ModelFormat.data]!
 
         var mr = ByteReader(base, from: metaRange.lowerBound, to: metaRange.upperBound, fail: bad)
         var meta = try Metadata.read(from: &mr)
 
-        // Tensor directory.
+        // Tensor directory: each entry on its own (step 6).
         var dr = ByteReader(base, from: dirRange.lowerBound, to: dirRange.upperBound, fail: bad)
-        // Smallest entry: 2+1 name, dtype, rank, one dimension, offset, length = 25 bytes.
-        let tensorCount = try dr.count("tensor count", minimumSize: 25, limit: 4096)
-        var entries: [(name: String, type: TensorType, shape: [Int], offset: Int, length: Int)] = []
-        for _ in 0..<tensorCount {
-            let name = try dr.key("tensor name")
-            guard !entries.contains(where: { $0.name == name }) else { throw bad("tensor \(name) appears twice") }
-            let code = try dr.u8("dtype of \(name)")
-            guard let type = TensorType(rawValue: code) else { throw bad("tensor \(name) has unknown dtype \(code)") }
-            let rank = Int(try dr.u8("rank of \(name)"))
-            guard (1...4).contains(rank) else { throw bad("tensor \(name) has rank \(rank), expected 1 to 4") }
-            var shape = [Int]()
-            var count = 1
-            for _ in 0..<rank {
-                let d = Int(try dr.u32("dimension of \(name)"))
-                guard d >= 1 else { throw bad("tensor \(name) has a zero dimension") }
-                let (product, overflow) = count.multipliedReportingOverflow(by: d)
-                guard !overflow, product <= ModelFormat.maximumTensorValues else {
-                    throw bad("tensor \(name) claims more than 2^31 values")
-                }
-                count = product
-                shape.append(d)
-            }
-            let offset = try dr.u64("offset of \(name)"), length = try dr.u64("length of \(name)")
-            guard offset % UInt64(ModelFormat.tensorAlignment) == 0 else { throw bad("tensor \(name) is not 64-byte aligned") }
-            guard offset >= UInt64(dataRange.lowerBound), length <= UInt64(dataRange.upperBound),
-                  offset <= UInt64(dataRange.upperBound) - length else {
-                throw bad("tensor \(name) (\(length) bytes at \(offset)) lies outside the data section")
-            }
-            let rows = shape[0], cols = count / rows
-            if let exact = type.byteLength(rows: rows, cols: cols), exact != Int(length) {
-                throw bad("tensor \(name) holds \(length) bytes, \(type.name) \(shape) needs \(exact)")
-            }
-            entries.append((name, type, shape, Int(offset), Int(length)))
-        }
-        let sorted = entries.sorted { $0.offset < $1.offset }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where a.offset + a.length > b.offset {
-            throw bad("tensors \(a.name) and \(b.name) overlap")
-        }
+        let entries = try TensorEntry.readDirectory(&dr, data: dataRange, bad: bad)
 
-        // Required metadata.
+        // Required metadata, and the layers on the input (step 7).
         func key<V>(_ k: String, _ get: (MetaValue) -> V?, _ what: String) throws -> V {
             guard let v = meta[k] else { throw bad("metadata key \(k) is missing") }
             guard let x = get(v) else { throw bad("metadata key \(k) is not \(what)") }
             return x
         }
         let layers = try key("model.layers", \.stringsValue, "a list of layers")
-        let inputShape = try key("model.input_shape", \.intsValue, "a list of integers").map { Int($0) }
+        let inputShape64 = try key("model.input_shape", \.intsValue, "a list of integers")
         let classes = try key("model.classes", \.stringsValue, "a list of labels")
         let mean = try key("input.mean", \.doubleValue, "a number")
         let std = try key("input.std", \.doubleValue, "a number")
         let polarityName = try key("input.polarity", \.stringValue, "a string")
         guard let polarity = Polarity(rawValue: polarityName) else { throw bad("unknown input.polarity '\(polarityName)'") }
         guard mean.isFinite, std.isFinite, std > 0 else { throw bad("input standardization mean \(mean), std \(std)") }
-        guard inputShape.count == 3, inputShape.allSatisfy({ (1...65536).contains($0) }) else {
-            throw bad("model.input_shape \(inputShape) is not [height, width, channels]")
+        let side = ModelFormat.maximumInputSide
+        guard inputShape64.count == 3, inputShape64.allSatisfy({ (1...Int64(side)).contains($0) }) else {
+            throw bad("model.input_shape \(inputShape64) is not [height, width, channels], each 1...\(side)")
+        }
+        let inputShape = inputShape64.map { Int($0) }
+        // Three factors of at most 2^16: at most 2^48.
+        let inputValues = inputShape[0] * inputShape[1] * inputShape[2]
+        guard inputValues <= ModelFormat.maximumLayerValues else {
+            throw bad("model.input_shape \(inputShape) is \(inputValues) values per image, more than the \(ModelFormat.maximumLayerValues) allowed")
         }
         let architecture: Architecture
         let newKinds = ["conv", "maxpool", "avgpool", "batchnorm"]
@@ -401,59 +395,53 @@ public struct Model: Sendable {
                 architecture = Architecture(layers: specs, inputShape: shape, activation: activation)
             }
         } else {
-            architecture = try parseLayers(layers, inputSize: inputShape.reduce(1, *), bad: bad)
+            architecture = try parseLayers(layers, inputSize: inputValues, bad: bad)
         }
-        guard classes.count == architecture.sizes.last! else {
-            throw bad("\(classes.count) class labels for \(architecture.sizes.last!) outputs")
-        }
+        // Both kinds of architecture have at least [inputs, classes] in `sizes`.
+        let outputs = architecture.sizes[architecture.sizes.count - 1]
+        guard classes.count == outputs else { throw bad("\(classes.count) class labels for \(outputs) outputs") }
 
-        // Tensors.
-        func decode(_ e: (name: String, type: TensorType, shape: [Int], offset: Int, length: Int)) throws -> NamedTensor {
-            let values = try TensorEncoding.decode(base + e.offset, length: e.length, rows: e.shape[0],
-                                                   cols: e.shape.dropFirst().reduce(1, *), type: e.type) {
+        // The layers against the directory and the working memory (step 8):
+        // nothing sized by the file has been allocated before this point.
+        let layout = try ModelLayout(architecture, directory: entries, bad: bad)
+
+        // Decoding (step 9): into a new network, or into `parameters`.
+        func decode(_ e: TensorEntry, into out: UnsafeMutablePointer<Float>) throws {
+            if let problem = TensorEncoding.decode(base + e.offset, length: e.length, rows: e.rows, cols: e.cols,
+                                                   type: e.type, into: out) {
+                throw bad("tensor \(e.name) \(problem)")
+            }
+        }
+        func decode(_ e: TensorEntry) throws -> NamedTensor {
+            let values = try TensorEncoding.decode(base + e.offset, length: e.length, rows: e.rows, cols: e.cols, type: e.type) {
                 bad("tensor \(e.name) \($0)")
             }
             return NamedTensor(name: e.name, shape: e.shape, values: values)
         }
         var parameters = [NamedTensor]()
-        var weightTypes = Set<TensorType>()
         var network: Network<Float>?
-        var expected: [(name: String, shape: [Int])]
-        if buildNetwork || architecture.layers != nil {
+        if buildNetwork {
             var inference = architecture
             inference.keep = Array(repeating: 1, count: inference.keep.count)
-            inference.layers = inference.layers?.filter { if case .dropout = $0 { return false } else { return true } }
             let built = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
-            expected = built.storedTensors.map { ($0.name, $0.shape) }
-            if buildNetwork { network = built }
-        } else {
-            let s = architecture.sizes
-            expected = (1..<s.count).flatMap { l in [("W\(l)", [s[l], s[l - 1]]), ("b\(l)", [s[l]])] }
-        }
-        let targets = network?.storedTensors.map { $0.matrix }
-        var k = 0
-        do {
-            for (name, shape) in expected {
-                guard let e = entries.first(where: { $0.name == name }) else { throw bad("tensor \(name) is missing") }
-                guard e.shape.reduce(1, *) == shape.reduce(1, *), e.shape[0] == shape[0] else {
-                    throw bad("tensor \(name) has shape \(e.shape), the layers need \(shape)")
+            // The network stores exactly the tensors the layout lists (both follow
+            // the layer list: Architecture.storedTensorShapes), each with room
+            // for the values of its checked shape.
+            for (target, e) in zip(built.storedTensors, layout.parameters) {
+                guard target.name == e.name, target.matrix.count == e.shape.reduce(1, *) else {
+                    throw bad("tensor \(e.name) does not fit the network's \(target.name)")
                 }
-                if name.hasPrefix("W") { weightTypes.insert(e.type) }
-                if let targets {
-                    if let problem = TensorEncoding.decode(base + e.offset, length: e.length, rows: e.shape[0],
-                                                           cols: e.shape.dropFirst().reduce(1, *), type: e.type,
-                                                           into: targets[k].data) {
-                        throw bad("tensor \(e.name) \(problem)")
-                    }
-                } else {
-                    parameters.append(try decode(e))
-                }
-                k += 1
+                try decode(e, into: target.matrix.data)
             }
+            network = built
+        } else {
+            parameters = try layout.parameters.map(decode)
         }
+        let weightTypes = Set(layout.parameters.filter { $0.name.hasPrefix("W") }.map(\.type))
         let precision: Precision = weightTypes.contains(.q8z) || weightTypes.contains(.q8) ? .int8
             : weightTypes.contains(.f16) ? .f16 : .f32
 
+        // A checkpoint's training state (step 10), for the readers that keep it.
         var state: TrainingState?
         if meta["checkpoint.epochs_done"] != nil, !buildNetwork {
             let moments = try entries.filter { $0.name.hasPrefix("opt.") }.map(decode)
@@ -497,7 +485,8 @@ public struct Model: Sendable {
                       (1...(1 << 20)).contains(m) else {
                     throw bad("layer \(i + 1) '\(layer)': expected 'dense IN OUT'")
                 }
-                guard n == sizes.last! else { throw bad("layer \(i + 1) '\(layer)' takes \(n) inputs, the previous layer gives \(sizes.last!)") }
+                let previous = sizes[sizes.count - 1]
+                guard n == previous else { throw bad("layer \(i + 1) '\(layer)' takes \(n) inputs, the previous layer gives \(previous)") }
                 sizes.append(m)
             } else {
                 guard let a = ActivationKind(rawValue: layer) else { throw bad("layer \(i + 1) '\(layer)' is not a known activation") }

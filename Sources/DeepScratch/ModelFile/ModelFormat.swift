@@ -8,7 +8,26 @@ enum ModelFormat {
     static let tensorAlignment = 64
     static let maximumFileSize = 1 << 31
     static let maximumSections = 64
+    /// Values of one tensor: 2^31 (8 GiB as f32).
     static let maximumTensorValues = 1 << 31
+    /// Side of the input image and its channel count: 2^16 each.
+    static let maximumInputSide = 1 << 16
+    /// Values of one example at any point of the network, the input
+    /// included: 2^28 (1 GiB as f32). With at most 4096 filters of 15 × 15
+    /// over at most 2^16 channels, every product of shapes below stays far
+    /// from 2^63.
+    static let maximumLayerValues = 1 << 28
+    /// The largest ratio of decompressed to compressed length deflate can
+    /// reach (258-byte matches coded in about two bits): a `q8z` tensor
+    /// claiming more is refused before anything is inflated.
+    static let maximumDeflateRatio = 1032
+    /// Float values the buffers of one classification call may take
+    /// (`InferenceWorkspace`): 2^28, 1 GiB. It also keeps every dimension
+    /// handed to BLAS below 2^31 (its `blasint` is 32 bits).
+    static let maximumWorkingValues = 1 << 28
+    /// Images classified together in a batch call (fewer when they would
+    /// not fit in `maximumWorkingValues`).
+    static let batchChunk = 256
 
     static let meta = "META", directory = "TDIR", data = "TDAT"
     static let requiredFlag: UInt32 = 1

@@ -27,16 +27,7 @@ extension Model {
     /// Empty tensors for a model loaded without its parameters
     /// (`InferenceModel`'s copy).
     public var inferenceLayers: [ModelLayer] {
-        let specs: [LayerSpec]
-        let input: ImageShape
-        if let layers = architecture.layers {
-            specs = layers.filter { if case .dropout = $0 { return false } else { return true } }
-            input = architecture.inputShape
-        } else {
-            let s = architecture.sizes
-            specs = (1..<s.count).flatMap { l in l < s.count - 1 ? [.dense(s[l]), .activation(architecture.activation)] : [LayerSpec.dense(s[l])] }
-            input = ImageShape(channels: s[0], height: 1, width: 1)
-        }
+        let (specs, input) = architecture.inferenceSpecs
         guard case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) else { return [] }
         func tensor(_ name: String) -> NamedTensor {
             parameters.first { $0.name == name } ?? NamedTensor(name: name, shape: [], values: [])

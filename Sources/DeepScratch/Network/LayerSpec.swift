@@ -29,45 +29,62 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
         var shape = input
         var out = [ImageShape]()
         var flat = false
-        let limit = 1 << 28
         for (i, layer) in layers.enumerated() {
-            func fail(_ reason: String) -> Result<[ImageShape], LayerSpecProblem> {
-                .failure(LayerSpecProblem(layer: i + 1, reason: reason))
+            switch outputShape(of: layer, number: i + 1, input: shape, afterDense: flat) {
+            case let .failure(problem): return .failure(problem)
+            case let .success(next): shape = next
             }
-            switch layer {
-            case let .dense(n):
-                guard (1...(1 << 20)).contains(n) else { return fail("dense size \(n) outside 1...\(1 << 20)") }
-                shape = ImageShape(channels: n, height: 1, width: 1)
-                flat = true
-            case let .conv(f, k, s, p):
-                guard !flat else { return fail("a convolution cannot follow a dense layer") }
-                guard (1...4096).contains(f) else { return fail("\(f) filters, expected 1...4096") }
-                guard (1...15).contains(k) else { return fail("kernel \(k)x\(k), expected 1x1 to 15x15") }
-                guard (1...15).contains(s) else { return fail("stride \(s), expected 1...15") }
-                guard (0...k - 1).contains(p) else { return fail("padding \(p), expected 0...\(k - 1) for a \(k)x\(k) kernel") }
-                guard let oh = windowCount(shape.height, kernel: k, stride: s, padding: p),
-                      let ow = windowCount(shape.width, kernel: k, stride: s, padding: p) else {
-                    return fail("a \(k)x\(k) kernel does not fit the \(shape) input")
-                }
-                shape = ImageShape(channels: f, height: oh, width: ow)
-            case let .pool(_, size, s):
-                guard !flat else { return fail("pooling cannot follow a dense layer") }
-                guard (1...15).contains(size) else { return fail("pool size \(size), expected 1...15") }
-                guard (1...15).contains(s) else { return fail("pool stride \(s), expected 1...15") }
-                guard let oh = windowCount(shape.height, kernel: size, stride: s, padding: 0),
-                      let ow = windowCount(shape.width, kernel: size, stride: s, padding: 0) else {
-                    return fail("a \(size)x\(size) pool does not fit the \(shape) input")
-                }
-                shape = ImageShape(channels: shape.channels, height: oh, width: ow)
-            case let .dropout(k):
-                guard k > 0 && k <= 1 else { return fail("keep probability \(k), expected (0, 1]") }
-            case .batchNorm, .activation:
-                break
-            }
-            guard shape.count <= limit else { return fail("\(shape.count) values per example, more than \(limit)") }
+            if case .dense = layer { flat = true }
             out.append(shape)
         }
         return .success(out)
+    }
+
+    /// The output shape of one layer, the `number`-th, on `shape`
+    /// (`afterDense`: a dense layer came before, so no convolution or
+    /// pooling may follow), or why it does not fit. `shape`'s sides must be
+    /// at most 2^16 (or 1 after a dense layer) and its channels at most 2^20,
+    /// as every shape this returns is.
+    static func outputShape(of layer: LayerSpec, number: Int, input shape: ImageShape,
+                            afterDense: Bool) -> Result<ImageShape, LayerSpecProblem> {
+        func fail(_ reason: String) -> Result<ImageShape, LayerSpecProblem> {
+            .failure(LayerSpecProblem(layer: number, reason: reason))
+        }
+        let next: ImageShape
+        switch layer {
+        case let .dense(n):
+            guard (1...(1 << 20)).contains(n) else { return fail("dense size \(n) outside 1...\(1 << 20)") }
+            next = ImageShape(channels: n, height: 1, width: 1)
+        case let .conv(f, k, s, p):
+            guard !afterDense else { return fail("a convolution cannot follow a dense layer") }
+            guard (1...4096).contains(f) else { return fail("\(f) filters, expected 1...4096") }
+            guard (1...15).contains(k) else { return fail("kernel \(k)x\(k), expected 1x1 to 15x15") }
+            guard (1...15).contains(s) else { return fail("stride \(s), expected 1...15") }
+            guard (0...k - 1).contains(p) else { return fail("padding \(p), expected 0...\(k - 1) for a \(k)x\(k) kernel") }
+            guard let oh = windowCount(shape.height, kernel: k, stride: s, padding: p),
+                  let ow = windowCount(shape.width, kernel: k, stride: s, padding: p) else {
+                return fail("a \(k)x\(k) kernel does not fit the \(shape) input")
+            }
+            next = ImageShape(channels: f, height: oh, width: ow)
+        case let .pool(_, size, s):
+            guard !afterDense else { return fail("pooling cannot follow a dense layer") }
+            guard (1...15).contains(size) else { return fail("pool size \(size), expected 1...15") }
+            guard (1...15).contains(s) else { return fail("pool stride \(s), expected 1...15") }
+            guard let oh = windowCount(shape.height, kernel: size, stride: s, padding: 0),
+                  let ow = windowCount(shape.width, kernel: size, stride: s, padding: 0) else {
+                return fail("a \(size)x\(size) pool does not fit the \(shape) input")
+            }
+            next = ImageShape(channels: shape.channels, height: oh, width: ow)
+        case let .dropout(k):
+            guard k > 0 && k <= 1 else { return fail("keep probability \(k), expected (0, 1]") }
+            next = shape
+        case .batchNorm, .activation:
+            next = shape
+        }
+        // channels ≤ 2^20 and sides ≤ 2^16 + 28: the product stays below 2^53.
+        let limit = ModelFormat.maximumLayerValues
+        guard next.count <= limit else { return fail("\(next.count) values per example, more than \(limit)") }
+        return .success(next)
     }
 
     /// Builds the network of `layers` on `input`, which `shapes(of:input:)`
@@ -78,6 +95,8 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
         _ layers: [LayerSpec], input: ImageShape, _: T.Type = T.self, initialization: WeightInit,
         seed: UInt64, drawWeights: Bool = true
     ) -> Network<T> {
+        // Every caller validates first (Model.parse, TrainingConfig.validate,
+        // Model.makeNetwork): unreachable from a file.
         guard case let .success(shapes) = shapes(of: layers, input: input) else {
             preconditionFailure("layer list does not fit its input; validate it first")
         }
@@ -96,6 +115,7 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
                 built.append(d)
             case let .conv(f, k, s, p):
                 weighted += 1
+                // Conv2D and Pool2D are nil only for a window that does not fit, which `shapes` refused above.
                 let c = Conv2D<T>(input: shape, filters: f, kernel: k, stride: s, padding: p,
                                   usesBias: !followedByNorm, index: weighted, zeroed: drawWeights)!
                 if drawWeights { c.initialize(initialization, rng: &rng) }
@@ -314,19 +334,20 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
     }
 
     /// Parses a model file's `model.layers` (see `fileStrings`); returns the
-    /// layers or the problem.
+    /// layers or the problem. Each layer is checked against the shape the
+    /// layers before it give (once: the list may hold 2^16 strings).
     static func parseFileStrings(_ strings: [String], input: ImageShape) -> Result<[LayerSpec], LayerSpecProblem> {
         guard strings.last == "softmax" else { return .failure(LayerSpecProblem(layer: strings.count, reason: "model.layers must end with softmax")) }
         var layers: [LayerSpec] = []
         var shape = input
+        var afterDense = false
         for (i, text) in strings.dropLast().enumerated() {
             func fail(_ reason: String) -> Result<[LayerSpec], LayerSpecProblem> {
                 .failure(LayerSpecProblem(layer: i + 1, reason: "'\(text)': \(reason)"))
             }
             let w = text.split(separator: " ").map(String.init)
-            let n = w.dropFirst().map { Int($0) }
-            guard !n.contains(where: { $0 == nil }) else { return fail("expected integers after the layer name") }
-            let v = n.map { $0! }
+            let v = w.dropFirst().compactMap { Int($0) }
+            guard v.count == w.count - 1 || w.isEmpty else { return fail("expected integers after the layer name") }
             let layer: LayerSpec
             switch w.first ?? "" {
             case "dense":
@@ -348,11 +369,12 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
                 guard v.isEmpty, let a = ActivationKind(rawValue: text) else { return fail("not a known layer") }
                 layer = .activation(a)
             }
-            layers.append(layer)
-            switch shapes(of: layers, input: input) {
-            case let .success(s): shape = s.last!
-            case let .failure(p): return .failure(LayerSpecProblem(layer: i + 1, reason: "'\(text)': \(p.reason)"))
+            switch outputShape(of: layer, number: i + 1, input: shape, afterDense: afterDense) {
+            case let .success(next): shape = next
+            case let .failure(problem): return fail(problem.reason)
             }
+            if case .dense = layer { afterDense = true }
+            layers.append(layer)
         }
         guard case .dense? = layers.last else {
             return .failure(LayerSpecProblem(layer: strings.count, reason: "model.layers must end with a dense layer before softmax"))

@@ -157,12 +157,62 @@ public struct Architecture: Equatable, Sendable {
 
     /// Number of trainable scalars (and stored running statistics):
     /// `Σ (in + 1) · out` over the dense layers of a fully connected network.
+    /// Counted from the shapes, nothing allocated (0 when the layers do not
+    /// fit their input).
     public var parameterCount: Int {
-        guard layers != nil else {
-            return (1..<max(1, sizes.count)).reduce(0) { $0 + (sizes[$1 - 1] + 1) * sizes[$1] }
+        // Each shape of a list `shapes(of:)` accepts multiplies to at most
+        // 2^16 · 2^12 · 15² (a convolution) or 2^28 · 2^20 (a dense layer).
+        (storedTensorShapes ?? []).reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
+    /// The layers inference runs (dropout left out) and the image they take:
+    /// `layers` on `inputShape`, or for a fully connected network its dense
+    /// layers with the activation between them on a 1 × 1 image of
+    /// `sizes[0]` channels.
+    public var inferenceSpecs: (layers: [LayerSpec], input: ImageShape) {
+        if let layers {
+            return (layers.filter { if case .dropout = $0 { return false } else { return true } }, inputShape)
         }
-        let net = makeNetwork(Float.self, seed: 0, drawWeights: false)
-        return net.storedTensors.reduce(0) { $0 + $1.matrix.count }
+        let s = sizes
+        let dense = (1..<max(1, s.count)).flatMap { l in
+            l < s.count - 1 ? [LayerSpec.dense(s[l]), .activation(activation)] : [LayerSpec.dense(s[l])]
+        }
+        return (dense, ImageShape(channels: s.first ?? 0, height: 1, width: 1))
+    }
+
+    /// The tensors a model file of this architecture stores, in file order,
+    /// with their file shapes: the names and shapes `Network.storedTensors`
+    /// gives the network `makeNetwork` builds (see there), computed from the
+    /// layer list without building it. Nil when the layers do not fit their
+    /// input.
+    public var storedTensorShapes: [(name: String, shape: [Int])]? {
+        // The list makeNetwork builds, dropout included (it decides which layers have a bias).
+        let (specs, input) = layers.map { ($0, inputShape) } ?? inferenceSpecs
+        guard !specs.isEmpty, case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) else { return nil }
+        var out: [(name: String, shape: [Int])] = []
+        var shape = input
+        var weighted = 0, normalizations = 0
+        for (i, spec) in specs.enumerated() {
+            // As LayerSpec.makeNetwork: a layer followed by a batch normalization has no bias.
+            let followedByNorm = i + 1 < specs.count && specs[i + 1] == .batchNorm
+            switch spec {
+            case let .dense(n):
+                weighted += 1
+                out.append(("W\(weighted)", [n, shape.count]))
+                if !followedByNorm { out.append(("b\(weighted)", [n])) }
+            case let .conv(f, k, _, _):
+                weighted += 1
+                out.append(("W\(weighted)", [f, shape.channels, k, k]))
+                if !followedByNorm { out.append(("b\(weighted)", [f])) }
+            case .batchNorm:
+                normalizations += 1
+                for name in ["gamma", "beta", "mean", "var"] { out.append(("\(name)\(normalizations)", [shape.channels])) }
+            case .pool, .activation, .dropout:
+                break
+            }
+            shape = shapes[i]
+        }
+        return out
     }
 
     /// Builds the network: `Dense → activation → [Dropout]` per hidden layer,

@@ -218,7 +218,7 @@ public final class Trainer {
                 expected: "the model's \(describe(had)): layer sizes and activation cannot change on resume")
         }
         try self.init(config: config, standardization: model.standardization)
-        model.load(into: network)
+        try model.load(into: network)
         guard let state = model.trainingState else { return }
         epochsDone = state.epochsDone
         stepsDone = state.stepsDone
