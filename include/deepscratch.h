@@ -111,7 +111,12 @@ typedef struct ds_model ds_model;
 /* Loads and validates the model file at `path` (UTF-8). On success,
  * *out_model receives a model the caller owns and frees with ds_model_free.
  * DS_ERR_IO if the file cannot be read, DS_ERR_BAD_MODEL if it is not a
- * valid model. */
+ * valid model. The whole structure is checked against the file before
+ * anything is allocated: a file beyond the format's limits (more than 2^28
+ * input values, a tensor of more than 2^31 values, weights the file does not
+ * hold, more than 2^28 floats of working memory per image;
+ * docs/model-format.md, "Limits") is DS_ERR_BAD_MODEL too, whatever its
+ * checksum says. */
 ds_status ds_model_load(const char *path, ds_model **out_model);
 
 /* The same from `size` bytes at `data`, which the library only reads during
@@ -175,8 +180,9 @@ ds_status ds_classify(const ds_model *model, const float *pixels, size_t pixel_c
  * out_classes receives image_count indices and may be NULL (not both NULL).
  * image_count 0 is DS_OK and touches nothing (pixels may then be NULL).
  * Runs on the library's threads (see "Threads"). The one exception to
- * "outputs unchanged on failure": when the network's output is not finite,
- * probabilities may already have been written (out_classes has not). */
+ * "outputs unchanged on failure": when the network's output is not finite
+ * for some image, the other images' probabilities and classes may already
+ * have been written. */
 ds_status ds_classify_batch(const ds_model *model, const float *pixels, size_t image_count, size_t pixels_per_image,
                             float *probabilities, size_t probability_count, int *out_classes);
 
