@@ -9,55 +9,12 @@ import XCTest
 /// never a signal. (FuzzCorpusTests replays them in-process too, where a
 /// trap would take the whole test runner down instead of failing one case.)
 final class HostileModelCABITests: XCTestCase {
-    /// Loads argv[1] with ds_model_load_memory and with ds_model_load and
-    /// prints "<how> <status name> <message>" for each. A model that loads
-    /// is classified (one image and a batch of three) and freed. Exits with
-    /// the status of both calls when they agree, 100 when they differ, 101
-    /// when a failed call set its output.
-    static let loader = #"""
-    #include <stdio.h>
-    #include <stdlib.h>
-    #include "deepscratch.h"
-
-    static int report(const char *how, ds_status status, ds_model *model) {
-        printf("%s %s %s\n", how, ds_status_name(status), status == DS_OK ? "" : ds_last_error());
-        if (status != DS_OK) return model == NULL ? (int)status : 101;
-        size_t inputs = 0, classes = 0;
-        ds_model_input_size(model, &inputs);
-        ds_model_class_count(model, &classes);
-        float *pixels = calloc(3 * inputs + 1, sizeof *pixels), *p = calloc(3 * classes + 1, sizeof *p);
-        int k[3] = { -1, -1, -1 };
-        if (pixels != NULL && p != NULL) {
-            ds_status one = ds_classify(model, pixels, inputs, p, classes, k);
-            printf("%s classify %s\n", how, ds_status_name(one));
-            ds_status batch = ds_classify_batch(model, pixels, 3, inputs, p, 3 * classes, k);
-            printf("%s batch %s\n", how, ds_status_name(batch));
-        }
-        free(pixels);
-        free(p);
-        ds_model_free(model);
-        return DS_OK;
-    }
-
-    int main(int argc, char **argv) {
-        if (argc != 2) return 2;
-        FILE *f = fopen(argv[1], "rb");
-        if (f == NULL) return 3;
-        fseek(f, 0, SEEK_END);
-        long size = ftell(f);
-        rewind(f);
-        unsigned char *bytes = malloc((size_t)size + 1);
-        if (bytes == NULL || fread(bytes, 1, (size_t)size, f) != (size_t)size) return 4;
-        fclose(f);
-        ds_model *from_memory = NULL, *from_path = NULL;
-        ds_status memory = ds_model_load_memory(bytes, (size_t)size, &from_memory);
-        int a = report("memory", memory, from_memory);
-        ds_status path = ds_model_load(argv[1], &from_path);
-        int b = report("path", path, from_path);
-        free(bytes);
-        return a == b ? a : 100;
-    }
-    """#
+    // The loader is Tests/Hosts/load_model.c: it loads argv[1] with
+    // ds_model_load_memory and with ds_model_load and prints "<how> <status
+    // name> <message>" for each; a model that loads is classified (one image
+    // and a batch of three) and freed. It exits with the status of both calls
+    // when they agree, 100 when they differ, 101 when a failed call set its
+    // output.
 
     /// What each hand-made hostile file's refusal names (the crashers the
     /// fuzzers found need only be refused). Every hostile file must be listed.
@@ -77,8 +34,7 @@ final class HostileModelCABITests: XCTestCase {
     func testEveryModelRegressionFileIsRefusedWithBadModelInAChildProcess() throws {
         let folder = try CTemporaryFolder()
         let c = CCompiler(outputFolder: folder.path)
-        let source = try folder.write("load_model.c", text: Self.loader)
-        let loader = try c.buildC([source], name: "load_model")
+        let loader = try c.buildC([CPaths.root + "/Tests/Hosts/load_model.c"], name: "load_model")
         let environment = try c.runEnvironment()
         let files = CPaths.modelRegressionFiles()
         let hostile = files.filter { ($0 as NSString).lastPathComponent.hasPrefix("hostile-") }
