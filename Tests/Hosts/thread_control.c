@@ -2,7 +2,8 @@
  *
  * The host decides the library's threads: ds_set_threads / ds_get_threads /
  * ds_set_spin, checked from outside through what a host can observe — the
- * threads of its process (/proc/self/task), its CPU time while idle, and
+ * library's worker threads of its process (named "ds-worker" in
+ * /proc/self/task/TID/comm), its CPU time while idle, and
  * OpenBLAS's process-wide thread count — and changed while another thread
  * classifies. Prints one line per failed check and "thread control ok";
  * exit status 1 on any failure. */
@@ -29,11 +30,22 @@ static int expected[IMAGES];
 static volatile int stop;
 static volatile long mismatches, errors, batches;
 
+/* The library's worker threads: the threads of this process named
+ * "ds-worker" (OpenBLAS's own threads, which it may start at any call, are
+ * not counted). */
 static int task_count(void) {
     int n = 0;
     DIR *d = opendir("/proc/self/task");
     if (!d) return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) n += e->d_name[0] != '.';
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], name[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(name, sizeof name, f) && strncmp(name, "ds-worker", 9) == 0) n++;
+        fclose(f);
+    }
     closedir(d);
     return n;
 }

@@ -16,6 +16,9 @@ public final class WorkerPool: @unchecked Sendable {
     /// Number of threads a parallel call uses, the caller included.
     public private(set) var threads: Int
 
+    /// The name of every worker thread.
+    public static let threadName = "ds-worker"
+
     private let generation = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
@@ -41,6 +44,7 @@ public final class WorkerPool: @unchecked Sendable {
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
                 let ctx = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+                nameThisThread(WorkerPool.threadName)
                 ctx.pool.workerLoop(index: ctx.index)
                 return nil
             }, context)
@@ -162,6 +166,17 @@ public final class WorkerPool: @unchecked Sendable {
             remaining.subtract(1, ordering: .releasing)
         }
     }
+}
+
+/// Names the calling thread (at most 15 bytes): the name a host sees in
+/// top, gdb and /proc/PID/task/TID/comm. Linux only (pthread_setname_np
+/// needs _GNU_SOURCE, which Swift's Glibc module does not define);
+/// elsewhere, or without /proc, the thread keeps its name.
+func nameThisThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    _ = name.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, min(15, $0.count - 1)) }
+    close(fd)
 }
 
 /// Nanoseconds on the monotonic clock.
