@@ -23,6 +23,8 @@ public final class WorkerPool: @unchecked Sendable {
     private let remaining = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
+    /// Workers that have named themselves and entered their loop.
+    private let started = Atomic<Int>(0)
     private var body: ((Int) -> Void)?
     /// The job of `run(_ job:)`: where it is (on the caller's stack) and its
     /// type, through which the workers call it.
@@ -45,6 +47,7 @@ public final class WorkerPool: @unchecked Sendable {
             let rc = pthread_create(&thread, nil, { raw in
                 let ctx = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
                 nameThisThread(WorkerPool.threadName)
+                ctx.pool.started.add(1, ordering: .releasing)
                 ctx.pool.workerLoop(index: ctx.index)
                 return nil
             }, context)
@@ -53,6 +56,9 @@ public final class WorkerPool: @unchecked Sendable {
         }
         // A job has one piece per thread: only as many as were created.
         self.threads = workers.count + 1
+        // Returns once every worker runs under its name, so that what a host
+        // sees (its threads, their names) is settled when the pool exists.
+        while started.load(ordering: .acquiring) < workers.count { sched_yield() }
     }
 
     /// Waits for a job running on this pool (on another thread) to finish,
