@@ -25,8 +25,12 @@ let package = Package(
         // baseline, chosen by the CPU at load time.
         .target(name: "CKernels"),
 
+        // What the system's BLAS runs, and OpenBLAS's kernels chosen again
+        // when it does not know the CPU (see BLASBackend.swift).
+        .target(name: "CBLASCore"),
+
         // The engine: pure Swift on Glibc, no Foundation.
-        .target(name: "DeepScratch", dependencies: ["CBLAS", "CZlib", "CLibPNG", "CKernels"]),
+        .target(name: "DeepScratch", dependencies: ["CBLAS", "CBLASCore", "CZlib", "CLibPNG", "CKernels"]),
 
         // Load-time code of libdeepscratch.so (it pins itself against dlclose).
         .target(name: "CLibrarySupport"),
@@ -45,7 +49,7 @@ let package = Package(
             // The shipped model, copied beside the executable (dsc predict's default).
             resources: [.copy("Resources/default.dsm")]),
 
-        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG", "CKernels"]),
+        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG", "CKernels", "CBLASCore"]),
         .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch", "CLibrarySupport"]),
         .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch"]),
     ]

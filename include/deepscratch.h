@@ -217,7 +217,18 @@ ds_status ds_classify_png_memory(const ds_model *model, const void *data, size_t
  *   (openblas_set_num_threads(1)) when it starts them. With 1 thread it
  *   leaves OpenBLAS's setting alone, and restores the count it found if it
  *   had set it to 1 before. A host that uses OpenBLAS itself and wants its
- *   own setting untouched calls ds_set_threads(1) before anything else. */
+ *   own setting untouched calls ds_set_threads(1) before anything else.
+ * - OpenBLAS's kernels: an OpenBLAS that does not know the CPU (Debian 12's
+ *   0.3.21 on Intel CPUs newer than itself) runs its oldest x86-64 kernels,
+ *   several times slower than the CPU allows. Before its first matrix
+ *   product (at the first ds_model_load*), the library then makes OpenBLAS
+ *   run the kernels the CPU's feature flags call for ("SkylakeX" with
+ *   AVX-512, "Haswell" or "Zen" with AVX2), once per process, through
+ *   OpenBLAS's own gotoblas_dynamic_init, with OPENBLAS_CORETYPE set for
+ *   the duration of that call. That moment must not overlap an OpenBLAS
+ *   call or an environment change of the host's own. Nothing is changed
+ *   when the host set OPENBLAS_CORETYPE, when DEEPSCRATCH_BLAS_CORE=keep is
+ *   set, or when OpenBLAS's own choice is as wide as the CPU. */
 ds_status ds_set_threads(size_t threads);
 
 /* The number of threads the library uses, the calling thread included. */

@@ -164,6 +164,11 @@ struct BenchCommand: ParsableCommand {
         }
         let threadCount = threads ?? Parallelism.processorCount
         Parallelism.setThreads(threadCount)
+        if json {
+            if let warning = BLASBackend.report.warning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        } else {
+            Terminal.products()
+        }
         let started = Date()
         var figures = [BenchFigure]()
         func report(_ new: [BenchFigure]) {
@@ -226,10 +231,12 @@ struct BenchCommand: ParsableCommand {
                 var date: String
                 var machine: String
                 var threads: Int
+                var products: String
                 var figures: [BenchFigure]
             }
             let formatter = ISO8601DateFormatter()
-            let report = Report(date: formatter.string(from: started), machine: Self.machine(), threads: threadCount, figures: figures)
+            let report = Report(date: formatter.string(from: started), machine: Self.machine(), threads: threadCount,
+                                products: BLASBackend.report.summary, figures: figures)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))

@@ -1,3 +1,4 @@
+import DeepScratch
 import Foundation
 
 /// Output helpers: plain lines, and a progress bar that redraws in place
@@ -9,6 +10,16 @@ enum Terminal {
     static func line(_ text: String) {
         if isTTY { print("\r\u{1B}[K" + text) } else { print(text) }
         fflush(nil)
+    }
+
+    /// Says what computes the matrix products ("products: OpenBLAS 0.3.21,
+    /// SkylakeX kernels, CPU AVX-512") on standard output, and on standard
+    /// error a one-line warning when OpenBLAS's own choice of kernels was
+    /// older than the CPU, with what was done about it.
+    static func products() {
+        let report = BLASBackend.report
+        line("products: \(report.summary)")
+        if let warning = report.warning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     }
 
     /// Redraws the progress line (terminals only).

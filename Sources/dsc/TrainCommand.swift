@@ -173,6 +173,7 @@ struct TrainCommand: ParsableCommand {
         Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), keep \(config.architecture.keep.map { Format.fixed($0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
         }
         Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), seed \(config.seed), \(Parallelism.threads) threads")
+        Terminal.products()
         if let resumed {
             if resumed.trainingState != nil {
                 Terminal.line("resuming \(resume!): \(trainer.epochsDone) epochs and \(trainer.examplesDone) examples done, optimizer state restored")

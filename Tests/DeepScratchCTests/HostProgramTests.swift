@@ -13,9 +13,12 @@ extension CExamplesTests {
     private var hosts: String { CPaths.root + "/Tests/Hosts" }
 
     private func runHost(_ name: String, _ arguments: [String], libraries: [String] = [], limit: Double = 300,
+                         setting variables: [String: String?] = [:],
                          file: StaticString = #filePath, line: UInt = #line) throws -> CProcessResult {
         let program = try compiler.buildC([hosts + "/\(name).c"], name: name, libraries: libraries, file: file, line: line)
-        let result = try runCProcess(program, arguments, environment: try compiler.runEnvironment(), limit: limit)
+        var environment = try compiler.runEnvironment()
+        for (name, value) in variables { environment[name] = value }
+        let result = try runCProcess(program, arguments, environment: environment, limit: limit)
         XCTAssertEqual(result.status, 0, result.summary, file: file, line: line)
         return result
     }
@@ -69,6 +72,19 @@ extension CExamplesTests {
     func testTheHostChoosesTheLibrarysThreadsAndIdleWorkersSleep() throws {
         let result = try runHost("thread_control", [CPaths.shippedModel], libraries: ["-ldl", "-lpthread"])
         XCTAssertEqual(result.stdoutLines.last, "thread control ok", result.summary)
+    }
+
+    /// Issue 16: once the library has loaded a model, OpenBLAS does not run
+    /// its oldest x86-64 kernels on this CPU (Debian 12's OpenBLAS picks them
+    /// by itself on an Intel CPU newer than it knows); a host that chose
+    /// kernels with OPENBLAS_CORETYPE keeps them. Classifications agree.
+    func testTheLibraryRunsOpenBLASsWideKernelsUnlessTheHostChoseOthers() throws {
+        let wide = try runHost("blas_kernels", [CPaths.shippedModel, "wide"], libraries: ["-ldl"],
+                               setting: ["OPENBLAS_CORETYPE": nil, "DEEPSCRATCH_BLAS_CORE": nil])
+        XCTAssertEqual(wide.stdoutLines.last, "blas kernels ok", wide.summary)
+        let kept = try runHost("blas_kernels", [CPaths.shippedModel, "Prescott"], libraries: ["-ldl"],
+                               setting: ["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertEqual(kept.stdoutLines.last, "blas kernels ok", kept.summary)
     }
 
     func testNaNAndInfinitePixelsAreInvalidArgumentsNamingThePixel() throws {

@@ -52,6 +52,31 @@ final class BenchCommandTests: XCTestCase {
         }
     }
 
+    /// `dsc bench` names what computes the products; forced to OpenBLAS's
+    /// oldest x86-64 kernels (as Debian 12's OpenBLAS picks by itself on a
+    /// CPU it does not know), it says so in one warning line and keeps the
+    /// user's choice.
+    func testBenchNamesTheProductKernelsAndWarnsOnFallbackKernels() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_CORETYPE"] = "Prescott"
+        env["DEEPSCRATCH_BLAS_CORE"] = nil
+        let forced = try runProcess(try DSCHarness.executable(), ["bench", "--only", "gemm", "--seconds", "0.05", "--threads", "1"],
+                                    environment: env, limit: 300)
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertTrue(forced.stdout.contains("products: OpenBLAS ") && forced.stdout.contains(", Prescott kernels, CPU "), forced.stdout)
+        XCTAssertEqual(forced.stderrLines.count, 1, forced.stderr)
+        XCTAssertTrue(forced.stderr.hasPrefix("warning: OpenBLAS ") && forced.stderr.contains("OPENBLAS_CORETYPE=Prescott asks"), forced.stderr)
+
+        env["OPENBLAS_CORETYPE"] = nil
+        let chosen = try runProcess(try DSCHarness.executable(), ["bench", "--only", "gemm", "--seconds", "0.05", "--threads", "1"],
+                                    environment: env, limit: 300)
+        XCTAssertEqual(chosen.status, 0, chosen.stderr)
+        let line = try XCTUnwrap(chosen.stdout.split(separator: "\n").first { $0.hasPrefix("products: ") }, chosen.stdout)
+        XCTAssertFalse(line.contains("Prescott"), "on a CPU with AVX the engine never leaves OpenBLAS on Prescott: \(line)")
+        // A warning only when OpenBLAS's own choice was replaced, and then it says with what.
+        XCTAssertTrue(chosen.stderr.isEmpty || chosen.stderr.contains("switched it to its"), chosen.stderr)
+    }
+
     /// The zero above is only worth something if the counter counts: a C
     /// program that allocates ten times reads 10 from it.
     func testTheAllocationCounterCountsEachAllocation() throws {

@@ -75,6 +75,8 @@ public final class InferenceModel: @unchecked Sendable {
     }
 
     init(model: Model, network: Network<Float>) throws {
+        // OpenBLAS's kernels are chosen before any product (and before a host's next call).
+        BLASBackend.ensureChosen()
         self.model = model
         inputSize = network.inputSize
         classCount = network.classes

@@ -35,6 +35,7 @@ extension Float: Scalar {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        BLASBackend.ensureChosen()
         cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB),
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda),
                     b, blasint(ldb), beta, c, blasint(ldc))
@@ -43,6 +44,7 @@ extension Float: Scalar {
         transA: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
     ) {
+        BLASBackend.ensureChosen()
         cblas_sgemv(CblasRowMajor, cblasTranspose(transA), blasint(m), blasint(n), alpha, a, blasint(lda),
                     x, blasint(incx), beta, y, blasint(incy))
     }
@@ -58,6 +60,7 @@ extension Double: Scalar {
         b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
+        BLASBackend.ensureChosen()
         cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB),
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda),
                     b, blasint(ldb), beta, c, blasint(ldc))
@@ -66,6 +69,7 @@ extension Double: Scalar {
         transA: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
         x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
     ) {
+        BLASBackend.ensureChosen()
         cblas_dgemv(CblasRowMajor, cblasTranspose(transA), blasint(m), blasint(n), alpha, a, blasint(lda),
                     x, blasint(incx), beta, y, blasint(incy))
     }
@@ -77,7 +81,7 @@ extension Double: Scalar {
 /// The number of threads OpenBLAS uses for matrix products.
 public enum BLASThreads {
     /// Sets the thread count for every later matrix product (at least 1).
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static func set(_ n: Int) { BLASBackend.ensureChosen(); openblas_set_num_threads(Int32(max(1, n))) }
     /// The thread count in effect.
     public static var current: Int { Int(openblas_get_num_threads()) }
 }
