@@ -155,11 +155,14 @@ func gemm<T: Scalar>(
         }
         return
     }
-    // One block of C per thread, each a single-threaded BLAS call: row
-    // blocks, except for a transposed A, whose row blocks would be strided
-    // column slices of A (measured slower); there C is split by columns.
+    // One block of C per thread, each a single-threaded BLAS call. Each
+    // call packs its share of one operand and all of the other, so C is
+    // split along its longer side: a convolution's F × P·m output by
+    // columns, a dense layer's weights-sized products by rows. A transposed
+    // A is split by columns (its row blocks would be strided column slices
+    // of A, measured slower), unless B is transposed too.
     let pool = Parallelism.pool
-    let splitColumns = transposeA && !transposeB
+    let splitColumns = transposeA ? !transposeB : n > m
     let extent = splitColumns ? n : m
     let pieces = m * n * k >= 1 << 20 ? min(pool.threads, extent / 16) : 1
     if pieces <= 1 {
@@ -206,8 +209,9 @@ struct GemmBlocksJob<T: Scalar>: ParallelJob {
         guard i < pieces, lo < hi else { return }
         if splitColumns {
             // Columns lo..<hi of C = op(A) · columns lo..<hi of B.
+            let bBlock = transposeB ? b + lo * ldb : b + lo
             T.blasGemm(transA: transposeA, transB: transposeB, m: m, n: hi - lo, k: k,
-                       alpha: alpha, a: a, lda: lda, b: b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                       alpha: alpha, a: a, lda: lda, b: bBlock, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
         } else {
             // Rows lo..<hi of C = rows lo..<hi of op(A) · op(B).
             let aBlock = transposeA ? a + lo : a + lo * lda
