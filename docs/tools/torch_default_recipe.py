@@ -12,47 +12,17 @@ does), standardization by the training set's mean and std. 2 threads.
 
 prints, per epoch, the test accuracy and the training time so far (test
 evaluation not counted), like `dsc train --test-each-epoch`."""
-import os
 import sys
 
-for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[v] = "2"
-import gzip
-import math
-import time
-
-import numpy as np
 import torch
 import torch.nn as nn
 
-torch.set_num_threads(2)
-torch.set_num_interop_threads(1)
-
-
-def idx(path):
-    data = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+from torch_mnist import load, train
 
 
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/mnist"
-    find = lambda stem: next(os.path.join(d, f) for f in (stem, stem + ".gz") if os.path.exists(os.path.join(d, f)))
-    Xall = idx(find("train-images-idx3-ubyte")).astype(np.float32) / 255
-    yall = idx(find("train-labels-idx1-ubyte")).astype(np.int64)
-    Xte = idx(find("t10k-images-idx3-ubyte")).astype(np.float32) / 255
-    yte = idx(find("t10k-labels-idx1-ubyte")).astype(np.int64)
-    X, y = Xall[:55000], yall[:55000]
-    mean, std = X.mean(), X.std()
-    background = (0 - mean) / std
-    X = torch.from_numpy((X - mean) / std)            # 55000 x 28 x 28
-    Xte = torch.from_numpy(((Xte - mean) / std).reshape(-1, 784))
-    y, yte = torch.from_numpy(y), torch.from_numpy(yte)
-    # Padded by one pixel of background, so a shift is a 28x28 crop.
-    Xpad = torch.full((len(X), 30, 30), float(background))
-    Xpad[:, 1:29, 1:29] = X
-
+    epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 12
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
                           nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 10))
@@ -60,36 +30,7 @@ def main():
         if isinstance(m, nn.Linear):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    lossf = nn.CrossEntropyLoss()
-    epochs, batch, n = int(sys.argv[2]) if len(sys.argv) > 2 else 12, 128, len(X)
-    steps_per_epoch = (n + batch - 1) // batch
-    total = epochs * steps_per_epoch
-    gen = torch.Generator().manual_seed(1)
-    rows = torch.arange(28).view(1, 28, 1)
-    cols = torch.arange(28).view(1, 1, 28)
-    step, trained = 0, 0.0
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n, batch):
-            ids = perm[i:i + batch]
-            dy = torch.randint(0, 3, (len(ids), 1, 1), generator=gen)
-            dx = torch.randint(0, 3, (len(ids), 1, 1), generator=gen)
-            xb = Xpad[ids.view(-1, 1, 1), rows + dy, cols + dx].reshape(len(ids), 784)
-            for g in opt.param_groups:
-                g["lr"] = 1e-3 * 0.5 * (1 + math.cos(math.pi * step / total))
-            opt.zero_grad(set_to_none=True)
-            loss = lossf(model(xb), y[ids])
-            loss.backward()
-            opt.step()
-            step += 1
-        trained += time.perf_counter() - t0
-        model.eval()
-        with torch.inference_mode():
-            acc = (model(Xte).argmax(1) == yte).float().mean().item()
-        print(f"test after epoch {epoch}: {100 * acc:.2f}% (training {trained:.2f} s)", flush=True)
+    train(model, 1e-3, epochs, load(d), (784,))
 
 
 if __name__ == "__main__":
