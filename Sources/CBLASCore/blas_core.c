@@ -11,35 +11,23 @@
 // library that provides CBLAS in this process.
 void cblas_sgemm();
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-
-static unsigned long long xgetbv0(void) {
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((unsigned long long)hi << 32) | lo;
-}
-
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+// __builtin_cpu_supports reads the CPU's feature flags and, for AVX and
+// AVX-512, whether the operating system saves their registers (as
+// Sources/CKernels chooses its kernels).
 int dsb_cpu_level(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 1;
-    int avx = (c & bit_AVX) != 0, fma = (c & bit_FMA) != 0;
-    int osxsave = (c & bit_OSXSAVE) != 0;
-    if (!osxsave || !avx) return 1;
-    unsigned long long xcr0 = xgetbv0();
-    if ((xcr0 & 0x6) != 0x6) return 1;  // the OS saves no YMM state
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 2;
-    int avx2 = (b & bit_AVX2) != 0;
-    unsigned avx512 = bit_AVX512F | bit_AVX512CD | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL;
-    if (avx2 && fma && (b & avx512) == avx512 && (xcr0 & 0xe6) == 0xe6) return 4;
-    if (avx2 && fma) return 3;
-    return 2;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx")) return 1;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return 4;
+    return 3;
 }
 
 int dsb_cpu_is_amd(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
-    return b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
 }
 #else
 int dsb_cpu_level(void) { return 0; }

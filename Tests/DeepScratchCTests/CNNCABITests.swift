@@ -87,7 +87,7 @@ final class CNNCABITests: XCTestCase {
 
     func testClassifyAPNGFile() throws {
         let pngs = try CPaths.digitPNGs()
-        guard let first = pngs.first else { throw CTestError("no PNG digits in the shared data") }
+        guard let first = pngs.first else { throw CTestError("no PNG digits in Tests/Fixtures/digits-png") }
         var p = [Float](repeating: -1, count: 10)
         var cls: Int32 = -1
         XCTAssertEqual(ds_classify_png_file(model, first.path, &p, 10, &cls), DS.ok, String(cString: ds_last_error()))

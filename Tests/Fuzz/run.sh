@@ -12,7 +12,7 @@
 # The log is .build-fuzz/logs/TARGET-<date>.log; its last lines give the
 # executions (#N ... DONE), coverage (cov:) and features (ft:).
 #
-# TARGET: fuzz_model        (ds_model_load_memory + getters + one classification)
+# TARGET: fuzz_model        (ds_model_load_memory + getters + classifications: model_checks.h)
 #         fuzz_model_struct (the same behind structure-aware mutations of parsed
 #                            model files: seeds/fuzz_model, resealed)
 #         fuzz_png          (ds_classify_png_memory with the shipped model)

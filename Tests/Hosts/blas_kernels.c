@@ -11,10 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "deepscratch.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond) do { if (!(cond)) { printf("FAIL line %d: %s [%s]\n", __LINE__, #cond, ds_last_error()); failures++; } } while (0)
 
 int main(int argc, char **argv) {
     if (argc != 3) {
@@ -49,10 +47,5 @@ int main(int argc, char **argv) {
     CHECK(same == IMAGES);
     ds_model_free(model);
     free(pixels);
-    if (failures) {
-        printf("blas kernels failed\n");
-        return 1;
-    }
-    printf("blas kernels ok\n");
-    return 0;
+    return finish("blas kernels");
 }

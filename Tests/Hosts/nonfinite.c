@@ -9,10 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "deepscratch.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond) do { if (!(cond)) { printf("FAIL line %d: %s [%s]\n", __LINE__, #cond, ds_last_error()); failures++; } } while (0)
 
 int main(int argc, char **argv) {
     if (argc != 2) {
@@ -58,6 +56,5 @@ int main(int argc, char **argv) {
     ds_model_free(model);
     free(image);
     free(batch);
-    printf("%s\n", failures ? "nonfinite failed" : "nonfinite ok");
-    return failures ? 1 : 0;
+    return finish("nonfinite");
 }

@@ -17,12 +17,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include "deepscratch.h"
+#include "check.h"
 
 #define IMAGES 1024
 
-static int failures;
-#define CHECK(cond) do { if (!(cond)) { printf("FAIL line %d: %s [%s]\n", __LINE__, #cond, ds_last_error()); failures++; } } while (0)
 
 static ds_model *model;
 static float *pixels;
@@ -160,6 +158,5 @@ int main(int argc, char **argv) {
 
     ds_model_free(model);
     free(pixels);
-    printf("%s\n", failures ? "thread control failed" : "thread control ok");
-    return failures ? 1 : 0;
+    return finish("thread control");
 }

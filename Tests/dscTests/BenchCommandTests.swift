@@ -6,9 +6,7 @@ import XCTest
 /// training step allocates nothing once training runs (counted by
 /// docs/tools/malloc_count.c, preloaded).
 final class BenchCommandTests: XCTestCase {
-    /// The package root (#filePath = <root>/Tests/dscTests/BenchCommandTests.swift).
-    private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
+    private let root = DSCHarness.root
 
     private struct Report: Decodable {
         var threads: Int

@@ -23,8 +23,7 @@ final class CLIBadInputTests: XCTestCase {
     private var text = "", png = "", model = "", emptyIDX = "", wrongIDX = "", pngFolder = ""
 
     /// The repository's example drawing and shipped model.
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
+    private static let root = DSCHarness.root
 
     override func setUpWithError() throws {
         try super.setUpWithError()

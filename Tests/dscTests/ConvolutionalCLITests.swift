@@ -33,8 +33,7 @@ final class ConvolutionalCLITests: XCTestCase {
         XCTAssertTrue(inspect.stdout.contains("layers: conv 1 4 5 3 0 → relu → maxpool 2 2 → dense 64 10 → softmax"), inspect.stdout)
         XCTAssertTrue(inspect.stdout.contains("4x1x5x5"), inspect.stdout)
 
-        let digits = URL(fileURLWithPath: data).deletingLastPathComponent().appendingPathComponent("digits-png").path
-        let eval = try DSCHarness.run(["eval", "--model", model, "--images", digits], home: scratch.path)
+        let eval = try DSCHarness.run(["eval", "--model", model, "--images", DSCHarness.digitPNGFolder], home: scratch.path)
         XCTAssertEqual(eval.status, 0, eval.stderr)
         XCTAssertNotNil(DSCHarness.match("^accuracy: [0-9.]+% on 30 PNG files", in: eval.stdout), eval.stdout)
 

@@ -215,14 +215,9 @@ final class DownloaderTests: XCTestCase {
 final class DataLocationTests: XCTestCase {
     private var savedEnvironment: [String: String?] = [:]
     private let variables = ["DEEPSCRATCH_MNIST_MIRROR", "DEEPSCRATCH_DATA"]
-    /// The MNIST files CI provides: `$DEEPSCRATCH_DATA`, else `<package root>/../shared/data/mnist`.
-    private let sharedMNIST: String = {
-        if let d = ProcessInfo.processInfo.environment["DEEPSCRATCH_DATA"], !d.isEmpty { return d }
-        // #filePath = <root>/Tests/dscTests/DownloaderTests.swift
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").standardizedFileURL.path
-    }()
+    /// The MNIST files CI provides.
+    private let sharedMNIST = DSCHarness.mnistFolder
+
 
     private var temporary: PrivateTemporaryDirectory?
 

@@ -8,8 +8,7 @@ import XCTest
 /// each file the same way, with exit status 1, one "dsc: error:" line naming
 /// the file, and no signal.
 final class HostileModelCLITests: XCTestCase {
-    private static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
+    private static let root = DSCHarness.root
 
     /// `Tests/Fuzz/regressions/fuzz_model*/*.dsm`, sorted.
     private func regressionFiles() -> [String] {

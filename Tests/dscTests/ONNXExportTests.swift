@@ -12,8 +12,7 @@ import XCTest
 final class ONNXExportTests: XCTestCase {
     /// The model shipped with dsc (784-512-512-10 ReLU).
     private var shippedModel: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Sources/dsc/Resources/default.dsm").path
+        DSCHarness.root + "/Sources/dsc/Resources/default.dsm"
     }
 
     /// Checks each ONNX file with the checker and runs it in ONNX Runtime on

@@ -28,12 +28,17 @@ enum DSCHarness {
         throw TestSupportError("dsc executable not found next to the test bundle (looked in \(folders.map(\.path))); build with 'swift build --build-tests'")
     }
 
+    /// The package root (#filePath = <root>/Tests/dscTests/PredictEvalCLITests.swift).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The 30 labelled digit pictures kept in the repository (Tests/Fixtures/README.md).
+    static var digitPNGFolder: String { root + "/Tests/Fixtures/digits-png" }
+
     /// The MNIST files CI provides: `$DEEPSCRATCH_DATA`, else `<package root>/../shared/data/mnist`.
     static var mnistFolder: String {
         if let d = ProcessInfo.processInfo.environment["DEEPSCRATCH_DATA"], !d.isEmpty { return d }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").standardizedFileURL.path
+        return URL(fileURLWithPath: root + "/../shared/data/mnist").standardizedFileURL.path
     }
 
     /// The MNIST folder, checked to hold the four files (the test fails, it is not skipped, when they are missing).

@@ -190,16 +190,12 @@ func floorDivision(_ a: Int, _ b: Int) -> Int {
 
 /// `Z = W·im2col(A) + b` for a batch of `m` images: `cols` must hold
 /// `C·k·k × P·m` values, `Z` `F·P × m`.
+/// (Specialized like the element-wise helpers: the generic body would fill
+/// Z with a function call per element.)
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func convolve<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, W: UnsafePointer<T>, b: UnsafePointer<T>,
                          cols: UnsafeMutablePointer<T>, into Z: UnsafeMutablePointer<T>) {
-    if T.self == Float.self {
-        return convolveBody(g, asFloat(A), m: m, W: asFloat(W), b: asFloat(b), cols: asFloat(cols), into: asFloat(Z))
-    }
-    convolveBody(g, A, m: m, W: W, b: b, cols: cols, into: Z)
-}
-
-private func convolveBody<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, W: UnsafePointer<T>, b: UnsafePointer<T>,
-                                     cols: UnsafeMutablePointer<T>, into Z: UnsafeMutablePointer<T>) {
     let Pm = g.output.area * m, F = g.output.channels
     parallelItems(g.patch, workPerItem: Pm) { rows in im2col(g, A, m: m, rows: rows, into: cols) }
     // Z starts as the biases and the product adds to it (BLAS then skips its own pass zeroing Z).
