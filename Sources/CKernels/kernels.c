@@ -28,18 +28,13 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));
 // The bodies, inlined into each version.
 
 __attribute__((always_inline))
-static inline void axpy_body(size_t n, float a, const float *x, float *y) {
-    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-__attribute__((always_inline))
 static inline void sparse64_body(const int32_t *start, const int32_t *index, const float *value,
                                  size_t row_begin, size_t row_end, const float *B, size_t ldb,
-                                 size_t col_begin, size_t blocks, float *C, size_t ldc, int accumulate) {
+                                 size_t block_stride, size_t blocks, float *C, size_t ldc, int accumulate) {
     for (size_t block = 0; block < blocks; block++) {
-        size_t c0 = col_begin + 64 * block;
+        const float *Bb = B + block * block_stride;
         for (size_t r = row_begin; r < row_end; r++) {
-            float *out = C + r * ldc + c0;
+            float *out = C + r * ldc + 64 * block;
             v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
             if (accumulate) {
                 a0 = load8(out); a1 = load8(out + 8); a2 = load8(out + 16); a3 = load8(out + 24);
@@ -48,7 +43,7 @@ static inline void sparse64_body(const int32_t *start, const int32_t *index, con
             for (int32_t t = start[r]; t < start[r + 1]; t++) {
                 // c[r, c0 ..< c0+64] += s * B[k, c0 ..< c0+64]
                 v8 s = {value[t], value[t], value[t], value[t], value[t], value[t], value[t], value[t]};
-                const float *row = B + (size_t)index[t] * ldb + c0;
+                const float *row = Bb + (size_t)index[t] * ldb;
                 a0 += s * load8(row); a1 += s * load8(row + 8); a2 += s * load8(row + 16); a3 += s * load8(row + 24);
                 a4 += s * load8(row + 32); a5 += s * load8(row + 40); a6 += s * load8(row + 48); a7 += s * load8(row + 56);
             }
@@ -59,12 +54,11 @@ static inline void sparse64_body(const int32_t *start, const int32_t *index, con
 }
 
 #define SPARSE64_PARAMETERS const int32_t *start, const int32_t *index, const float *value, \
-    size_t row_begin, size_t row_end, const float *B, size_t ldb, size_t col_begin, size_t blocks, \
+    size_t row_begin, size_t row_end, const float *B, size_t ldb, size_t block_stride, size_t blocks, \
     float *C, size_t ldc, int accumulate
-#define SPARSE64_ARGUMENTS start, index, value, row_begin, row_end, B, ldb, col_begin, blocks, C, ldc, accumulate
+#define SPARSE64_ARGUMENTS start, index, value, row_begin, row_end, B, ldb, block_stride, blocks, C, ldc, accumulate
 
 // The baseline versions.
-static void axpy_baseline(size_t n, float a, const float *x, float *y) { axpy_body(n, a, x, y); }
 static void sparse64_baseline(SPARSE64_PARAMETERS) { sparse64_body(SPARSE64_ARGUMENTS); }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -72,11 +66,9 @@ static void sparse64_baseline(SPARSE64_PARAMETERS) { sparse64_body(SPARSE64_ARGU
 // Haswell's instruction set and tuning (unsplit 256-bit loads), without FMA
 // contraction (FP_CONTRACT off above).
 #define DSK_AVX2 __attribute__((target("arch=haswell,tune=haswell")))
-DSK_AVX2 static void axpy_avx2(size_t n, float a, const float *x, float *y) { axpy_body(n, a, x, y); }
 DSK_AVX2 static void sparse64_avx2(SPARSE64_PARAMETERS) { sparse64_body(SPARSE64_ARGUMENTS); }
 #endif
 
-static void (*axpy_selected)(size_t, float, const float *, float *) = axpy_baseline;
 static void (*sparse64_selected)(SPARSE64_PARAMETERS) = sparse64_baseline;
 static int avx2_selected;
 
@@ -84,7 +76,6 @@ int dsk_select(int wide) {
 #ifdef DSK_HAS_AVX2_VERSION
     __builtin_cpu_init();
     int use = wide && __builtin_cpu_supports("avx2");
-    axpy_selected = use ? axpy_avx2 : axpy_baseline;
     sparse64_selected = use ? sparse64_avx2 : sparse64_baseline;
     avx2_selected = use;
     return use;
@@ -102,7 +93,5 @@ static void dsk_select_at_load(void) {
 }
 
 const char *dsk_instruction_set(void) { return avx2_selected ? "avx2" : "baseline"; }
-
-void dsk_axpy(size_t n, float a, const float *x, float *y) { axpy_selected(n, a, x, y); }
 
 void dsk_sparse_rows_times_dense64(SPARSE64_PARAMETERS) { sparse64_selected(SPARSE64_ARGUMENTS); }

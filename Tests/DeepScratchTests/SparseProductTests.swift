@@ -88,10 +88,52 @@ final class SparseProductTests: XCTestCase {
         }
     }
 
+    /// The panel layout holds `Wᵀ` (every element where `copyRow` finds it),
+    /// and the sparse product over panels equals the naive one on every
+    /// column path: whole panels, a last panel of 8-wide and single columns.
+    func testSparseProductOverColumnPanelsMatchesNaiveProduct() {
+        let m = 6, k = 37
+        for n in [5, 64, 64 + 8 + 3, 3 * 64 + 16] {
+            let Wd = mostlyBackground(rows: n, cols: k, background: 0, inkShare: 1, seed: UInt64(n))
+            let W = Matrix<Float>(rows: n, cols: k)
+            for i in 0..<n * k { W.data[i] = Wd[i] }
+            let P = ColumnPanels(transposeOf: W)
+            XCTAssertEqual(P.rows, k)
+            XCTAssertEqual(P.cols, n)
+            var row = [Float](repeating: 0, count: n)
+            for j in 0..<k {
+                row.withUnsafeMutableBufferPointer { P.copyRow(j, into: $0.baseAddress!) }
+                XCTAssertEqual(row, (0..<n).map { W[$0, j] }, "row \(j) of Wᵀ, \(n) columns")
+            }
+            let X = mostlyBackground(rows: m, cols: k, background: 0, inkShare: 0.3, seed: 5)
+            let S = SparseRows()
+            S.reset(rows: m, entries: m * k)
+            X.withUnsafeBufferPointer { x in
+                for r in 0..<m { S.appendRow(x.baseAddress! + r * k, count: k, background: 0) }
+            }
+            let C0 = mostlyBackground(rows: m, cols: n, background: 0, inkShare: 1, seed: 9)
+            for accumulate in [false, true] {
+                var C = C0
+                C.withUnsafeMutableBufferPointer {
+                    sparseProduct(S, rows: 1..<m, P, into: $0.baseAddress!, ldc: n, accumulate: accumulate)
+                }
+                XCTAssertEqual(Array(C[0..<n]), Array(C0[0..<n]), "row 0 is outside the rows and stays")
+                for r in 1..<m {
+                    for c in 0..<n {
+                        var want = accumulate ? Double(C0[r * n + c]) : 0
+                        for j in 0..<k { want += Double(X[r * k + j]) * Double(Wd[c * k + j]) }
+                        XCTAssertEqual(Double(C[r * n + c]), want, accuracy: 1e-5,
+                                       "C[\(r), \(c)] of \(n) columns, accumulate \(accumulate)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The CPU-specific versions of CKernels (AVX2) and the baseline ones
     /// give bit-identical results: the sparse product on every column path
-    /// with and without accumulation, and the single-image update `y += a·x`
-    /// on lengths around the vector widths, as inference runs them.
+    /// with and without accumulation, over a row-major matrix and over
+    /// panels (as inference runs it, one image or a block).
     func testAVX2AndBaselineKernelsGiveBitIdenticalResults() {
         defer { dsk_select(1) }
         let m = 5, k = 40, n = 64 * 3 + 8 + 3, ldb = n, ldc = n
@@ -116,10 +158,15 @@ final class SparseProductTests: XCTestCase {
                 }
                 results.append(C)
             }
-            for length in [1, 7, 8, 9, 31, 64, 100, 512] {
-                var y = Array(C0.prefix(length))
-                B.withUnsafeBufferPointer { dsk_axpy(length, -0.37, $0.baseAddress!, &y) }
-                results.append(y)
+            let W = Matrix<Float>(rows: n, cols: k)
+            for i in 0..<n * k { W.data[i] = B[i] }
+            let P = ColumnPanels(transposeOf: W)
+            for rows in [0..<1, 0..<m] {
+                var C = C0
+                C.withUnsafeMutableBufferPointer {
+                    sparseProduct(S, rows: rows, P, into: $0.baseAddress!, ldc: ldc, accumulate: true)
+                }
+                results.append(C)
             }
             return results
         }

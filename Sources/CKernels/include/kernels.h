@@ -8,17 +8,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// y[i] += a * x[i] for i < n.
-void dsk_axpy(size_t n, float a, const float *x, float *y);
-
-// C[r, c] = sum over t in start[r] ..< start[r + 1] of value[t] * B[index[t], c]
-// (plus C[r, c] when accumulate) for rows r in [row_begin, row_end) and
-// columns c in [col_begin, col_begin + 64 * blocks): the product of a CSR
-// matrix and a dense row-major one, 64 columns at a time (the caller does
-// any remaining columns).
+// C[r, 64i + c] = sum over t in start[r] ..< start[r + 1] of
+// value[t] * B_i[index[t], c] (plus C[r, 64i + c] when accumulate) for rows
+// r in [row_begin, row_end), blocks i < blocks and c < 64: the product of a
+// CSR matrix and a dense one, 64 columns at a time. Block i of the dense
+// matrix starts at B + i * block_stride and its rows are ldb apart: a
+// row-major matrix has block_stride 64 and ldb its width; one stored as
+// panels of 64 columns has block_stride 64 * rows and ldb 64. The caller
+// does any remaining columns.
 void dsk_sparse_rows_times_dense64(const int32_t *start, const int32_t *index, const float *value,
                                    size_t row_begin, size_t row_end, const float *B, size_t ldb,
-                                   size_t col_begin, size_t blocks, float *C, size_t ldc, int accumulate);
+                                   size_t block_stride, size_t blocks, float *C, size_t ldc, int accumulate);
 
 // The instruction set the kernels run with: "avx2" or "baseline".
 const char *dsk_instruction_set(void);

@@ -1,4 +1,3 @@
-import CKernels
 import Synchronization
 /// A loaded model, immutable, that any number of threads may use at once:
 /// every call works in its own buffers.
@@ -50,8 +49,9 @@ public final class InferenceModel: @unchecked Sendable {
         let W: Matrix<Float>
         /// `b`, `outputs × 1`.
         let b: Matrix<Float>
-        /// `Wᵀ`, `inputs × outputs`, for one example with mostly equal inputs.
-        let transposed: [Float]
+        /// `Wᵀ`, `inputs × outputs` in panels of 64 columns, for the sparse
+        /// product over the inputs that differ from `background`.
+        let panels: ColumnPanels
         /// The input value that is skipped in the sparse product (the
         /// standardized background for the first layer, 0 after a ReLU);
         /// nil when the previous activation leaves no exact zeros.
@@ -123,19 +123,16 @@ public final class InferenceModel: @unchecked Sendable {
         var built = [DenseWeights]()
         for (k, d) in layers.enumerated() {
             let bg: Float? = k == 0 ? table[0] : (activation == .relu ? 0 : nil)
-            var t = [Float](repeating: 0, count: d.inputSize * d.outputSize)
             var shifted = [Float](repeating: 0, count: d.outputSize)
             for i in 0..<d.outputSize {
                 var rowSum: Float = 0
-                for j in 0..<d.inputSize {
-                    let w = d.W.value[i, j]
-                    t[j * d.outputSize + i] = w
-                    rowSum += w
-                }
+                for j in 0..<d.inputSize { rowSum += d.W.value[i, j] }
+                // b + W·x_bg
                 shifted[i] = d.b.value.data[i] + (bg ?? 0) * rowSum
             }
             built.append(DenseWeights(inputs: d.inputSize, outputs: d.outputSize, W: d.W.value, b: d.b.value,
-                                      transposed: t, background: bg, shiftedBias: shifted))
+                                      panels: ColumnPanels(transposeOf: d.W.value), background: bg,
+                                      shiftedBias: shifted))
         }
         dense = built
     }
@@ -159,20 +156,29 @@ public final class InferenceModel: @unchecked Sendable {
             Self.softmax(out, classCount, into: probabilities)
             return
         }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * widest) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * widest) { scratch in
             var x = scratch.baseAddress!, y = x + widest
+            // The inputs that differ from the background: their positions and x_j − x_bg.
+            let value = y + widest
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: widest + 2) { positions in
+            let start = positions.baseAddress!, index = start + 2
             // x = (p − mean) / std
             for i in 0..<inputSize { x[i] = (pixels[i] - mean) * inverseStd }
             for (k, layer) in dense.enumerated() {
                 let n = layer.outputs
                 if let bg = layer.background {
-                    layer.shiftedBias.withUnsafeBufferPointer { y.update(from: $0.baseAddress!, count: n) }
-                    layer.transposed.withUnsafeBufferPointer { wt in
-                        for j in 0..<layer.inputs where x[j] != bg {
-                            // y += (x_j − x_bg) · W[:, j]
-                            dsk_axpy(n, x[j] - bg, wt.baseAddress! + j * n, y)
-                        }
+                    var count: Int32 = 0
+                    for j in 0..<layer.inputs where x[j] != bg {
+                        index[Int(count)] = Int32(j)
+                        value[Int(count)] = x[j] - bg
+                        count += 1
                     }
+                    start[0] = 0
+                    start[1] = count
+                    layer.shiftedBias.withUnsafeBufferPointer { y.update(from: $0.baseAddress!, count: n) }
+                    // y = (b + W·x_bg) + Σ_{j: x_j ≠ x_bg} (x_j − x_bg)·W[:, j]
+                    sparseProduct(start: start, index: index, value: value, rows: 0..<1, layer.panels, into: y,
+                                  ldc: n, accumulate: true)
                 } else {
                     // y = W·x + b
                     Float.blasGemv(transA: false, m: n, n: layer.inputs, alpha: 1, a: layer.W.data, lda: layer.inputs,
@@ -183,6 +189,7 @@ public final class InferenceModel: @unchecked Sendable {
                 swap(&x, &y)
             }
             Self.softmax(x, classCount, into: probabilities)
+            }
         }
     }
 
@@ -266,12 +273,11 @@ public final class InferenceModel: @unchecked Sendable {
             sparse.reset(rows: m, entries: m * inputSize)
             for r in 0..<m { sparse.appendRow(src + r * inputSize, count: inputSize, background: 0, scale: inverseStd) }
         }
-        first.transposed.withUnsafeBufferPointer { wt in
+        firstLayer: do {
             if sparseFits && sparse.count <= m * inputSize / 2 {
                 // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg), reading only the weight rows of ink pixels
-                sparseProduct(sparse, rows: 0..<m, wt.baseAddress!, ldb: n, columns: 0..<n, into: z, ldc: n,
-                              accumulate: true)
-                return
+                sparseProduct(sparse, rows: 0..<m, first.panels, into: z, ldc: n, accumulate: true)
+                break firstLayer
             }
             // Dense images: a product over the inputs that are not background in some image of the block.
             let used = UnsafeMutablePointer<Int>.allocate(capacity: inputSize)
@@ -285,13 +291,13 @@ public final class InferenceModel: @unchecked Sendable {
             }
             var k = 0
             for j in 0..<inputSize where used[j] != 0 { used[k] = j; k += 1 }
-            if k == 0 { return }
+            if k == 0 { break firstLayer }
             // x = (p − mean) / std − x_bg, on the used inputs only
             for r in 0..<m {
                 let p = src + r * inputSize, row = x + r * k
                 for t in 0..<k { row[t] = (p[used[t]] - mean) * inverseStd - bg }
             }
-            for t in 0..<k { (w + t * n).update(from: wt.baseAddress! + used[t] * n, count: n) }
+            for t in 0..<k { first.panels.copyRow(used[t], into: w + t * n) }
             // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg)
             Float.blasGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k,
                            b: w, ldb: n, beta: 1, c: z, ldc: n)
