@@ -25,6 +25,10 @@ public final class InferenceModel: @unchecked Sendable {
     /// For networks beyond the fully connected one: the layers to run, in
     /// the training layout (one example per column).
     private let plan: [Step]?
+
+    /// Whether batches run the first layer in integers (`Int8FirstLayer`):
+    /// an int8 model on a CPU with AVX-512 VNNI.
+    var firstLayerRunsInInt8: Bool { dense.first?.int8 != nil }
     /// Patch-matrix rows × positions of the largest convolution (per example).
     private let widestPatch: Int
     /// Images a batch call runs together (256 unless they would not fit
@@ -58,6 +62,34 @@ public final class InferenceModel: @unchecked Sendable {
         let background: Float?
         /// `b + W·background`.
         let shiftedBias: [Float]
+        /// The first layer of an int8 model in integer form (nil otherwise).
+        let int8: Int8FirstLayer?
+    }
+
+    /// One thread's buffers for `runBlock`.
+    private final class BlockBuffers {
+        /// Two activations of the block.
+        let a: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>
+        /// The block's ink pixels.
+        let sparse = SparseRows()
+        /// The block's pixel bytes, integer sums and kernel scratch, when the
+        /// first layer runs in int8.
+        let bytes: UnsafeMutablePointer<UInt8>?, sums: UnsafeMutablePointer<Int32>?
+        let scratch: UnsafeMutablePointer<UInt32>?
+
+        init(rows: Int, widest: Int, int8: Int8FirstLayer?) {
+            a = .allocate(capacity: rows * widest)
+            z = .allocate(capacity: rows * widest)
+            let rows4 = (rows + 3) / 4 * 4
+            bytes = int8.map { .allocate(capacity: rows4 * $0.rowBytes) }
+            sums = int8.map { .allocate(capacity: rows4 * $0.rowSums) }
+            scratch = int8.map { .allocate(capacity: 5 * $0.groups) }
+        }
+
+        deinit {
+            a.deallocate(); z.deallocate()
+            bytes?.deallocate(); sums?.deallocate(); scratch?.deallocate()
+        }
     }
 
     /// Loads and validates the model file at `path`.
@@ -130,9 +162,10 @@ public final class InferenceModel: @unchecked Sendable {
                 // b + W·x_bg
                 shifted[i] = d.b.value.data[i] + (bg ?? 0) * rowSum
             }
+            let int8 = k == 0 && Int8FirstLayer.pays ? Int8FirstLayer(W: d.W.value, inverseStd: inverseStd) : nil
             built.append(DenseWeights(inputs: d.inputSize, outputs: d.outputSize, W: d.W.value, b: d.b.value,
                                       panels: ColumnPanels(transposeOf: d.W.value), background: bg,
-                                      shiftedBias: shifted))
+                                      shiftedBias: shifted, int8: int8))
         }
         dense = built
     }
@@ -241,39 +274,46 @@ public final class InferenceModel: @unchecked Sendable {
         let pool = Parallelism.pool
         pool.run { worker in
             guard worker < blocks else { return }
-            let rows = min(block, count)
-            // Per-thread buffers: two activations and the block's ink pixels.
-            let a = UnsafeMutablePointer<Float>.allocate(capacity: rows * widest)
-            let z = UnsafeMutablePointer<Float>.allocate(capacity: rows * widest)
-            let sparse = SparseRows()
-            defer { a.deallocate(); z.deallocate() }
+            let buffers = BlockBuffers(rows: min(block, count), widest: widest, int8: dense[0].int8)
             while true {
                 let b = next.add(1, ordering: .relaxed).oldValue
                 if b >= blocks { break }
                 let start = b * block, m = min(block, count - start)
-                runBlock(pixels + start * inputSize, m, probabilities + start * classCount,
-                         a: a, z: z, sparse: sparse)
+                runBlock(pixels + start * inputSize, m, probabilities + start * classCount, buffers)
             }
         }
     }
 
     /// One block of `m` images through the network on the calling thread.
     private func runBlock(_ src: UnsafePointer<Float>, _ m: Int, _ out: UnsafeMutablePointer<Float>,
-                          a: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, sparse: SparseRows) {
+                          _ buffers: BlockBuffers) {
+        let a = buffers.a, z = buffers.z, sparse = buffers.sparse
         let first = dense[0]
         let bg = first.background ?? 0
         var n = first.outputs
         first.shiftedBias.withUnsafeBufferPointer { bias in
             for r in 0..<m { (z + r * n).update(from: bias.baseAddress!, count: n) }
         }
-        // The block's ink pixels as sparse rows, x − x_bg = p / std (when
-        // the entries can be counted in 32 bits, as SparseRows does).
-        let sparseFits = m * inputSize <= Int(Int32.max)
-        if sparseFits {
-            sparse.reset(rows: m, entries: m * inputSize)
-            for r in 0..<m { sparse.appendRow(src + r * inputSize, count: inputSize, background: 0, scale: inverseStd) }
-        }
         firstLayer: do {
+            if let int8 = first.int8, let bytes = buffers.bytes, let sums = buffers.sums, let scratch = buffers.scratch,
+               int8.bytes(of: src, count: m, inputs: inputSize, into: bytes) {
+                // Zᵀ[r, i] = (b + W·x_bg)_i + s_i / (255·std) · Σ_j q_ij·u_rj, the sum in integers
+                int8.sums(bytes, count: m, into: sums, scratch: scratch)
+                int8.factor.withUnsafeBufferPointer { factor in
+                    for r in 0..<m {
+                        let row = z + r * n, sum = sums + r * int8.rowSums
+                        for i in 0..<n { row[i] += factor[i] * Float(sum[i]) }
+                    }
+                }
+                break firstLayer
+            }
+            // The block's ink pixels as sparse rows, x − x_bg = p / std (when
+            // the entries can be counted in 32 bits, as SparseRows does).
+            let sparseFits = m * inputSize <= Int(Int32.max)
+            if sparseFits {
+                sparse.reset(rows: m, entries: m * inputSize)
+                for r in 0..<m { sparse.appendRow(src + r * inputSize, count: inputSize, background: 0, scale: inverseStd) }
+            }
             if sparseFits && sparse.count <= m * inputSize / 2 {
                 // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg), reading only the weight rows of ink pixels
                 sparseProduct(sparse, rows: 0..<m, first.panels, into: z, ldc: n, accumulate: true)
