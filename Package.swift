@@ -29,28 +29,42 @@ let package = Package(
         // when it does not know the CPU (see BLASBackend.swift).
         .target(name: "CBLASCore"),
 
-        // The engine: pure Swift on Glibc, no Foundation.
-        .target(name: "DeepScratch", dependencies: ["CBLAS", "CBLASCore", "CZlib", "CLibPNG", "CKernels"]),
+        // The engine: math, layers, network, training, model file, inference.
+        // Pure Swift on Glibc and BLAS (zlib for int8 tensors), no Foundation.
+        .target(name: "DeepScratch", dependencies: ["CBLAS", "CBLASCore", "CZlib", "CKernels"]),
+
+        // Image input: PNG decoding (libpng), the preprocessing that turns a
+        // picture into a model's input, classification of pictures.
+        .target(name: "DeepScratchImage", dependencies: ["DeepScratch", "CLibPNG"]),
+
+        // Tools around the engine, outside what libdeepscratch.so links:
+        // benchmarks, drawing (canvas, picture grids, charts), ONNX export.
+        .target(name: "DeepScratchTools", dependencies: ["DeepScratch", "DeepScratchImage", "CBLAS", "CKernels"]),
 
         // Load-time code of libdeepscratch.so (it pins itself against dlclose).
         .target(name: "CLibrarySupport"),
 
         // The C ABI: converts and catches, nothing else.
-        .target(name: "DeepScratchC", dependencies: ["DeepScratch", "CLibrarySupport"]),
+        .target(name: "DeepScratchC", dependencies: ["DeepScratch", "DeepScratchImage", "CLibrarySupport"]),
 
         // The command-line tool.
         .executableTarget(
             name: "dsc",
             dependencies: [
                 "DeepScratch",
-                "DeepScratchC",  // dsc bench measures classification through the C ABI's functions
+                "DeepScratchImage",
+                "DeepScratchTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The shipped model, copied beside the executable (dsc predict's default).
             resources: [.copy("Resources/default.dsm")]),
 
-        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "CZlib", "CLibPNG", "CKernels", "CBLASCore"]),
-        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch", "CLibrarySupport"]),
-        .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch"]),
+        // Helpers the test targets share (temporary folders, files, error assertions).
+        .target(name: "DeepScratchTestSupport", dependencies: ["DeepScratch", "CZlib"], path: "Tests/Support"),
+        .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "DeepScratchTestSupport", "CZlib", "CKernels", "CBLASCore"]),
+        .testTarget(name: "DeepScratchImageTests", dependencies: ["DeepScratchImage", "DeepScratch", "DeepScratchTestSupport", "CLibPNG", "CZlib"]),
+        .testTarget(name: "DeepScratchToolsTests", dependencies: ["DeepScratchTools", "DeepScratch"]),
+        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch", "DeepScratchImage", "CLibrarySupport"]),
+        .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch", "DeepScratchImage", "DeepScratchTools"]),
     ]
 )

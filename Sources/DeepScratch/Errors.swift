@@ -61,6 +61,6 @@ public enum DeepScratchError: Error, Equatable, CustomStringConvertible, Sendabl
 import Glibc
 
 /// The system's text for the current `errno`.
-func systemErrorText() -> String {
+package func systemErrorText() -> String {
     String(cString: strerror(errno))
 }

@@ -1,4 +1,5 @@
 import DeepScratch
+import DeepScratchImage
 
 /// Checks the probabilities buffer of a call producing `needed` values.
 private func checkProbabilities(_ p: UnsafeMutablePointer<Float>?, _ capacity: Int, _ needed: Int) -> Int32? {

@@ -2,11 +2,12 @@
 // include/deepscratch.h, which is the contract; these files only convert
 // arguments, call the engine, and turn every error into a status code.
 import DeepScratch
+import Glibc
 
 /// The library version as a static C string, "MAJOR.MINOR.PATCH".
 @c(ds_version)
 public func ds_version() -> UnsafePointer<CChar> {
-    UnsafeRawPointer(libraryVersion.utf8Start).assumingMemoryBound(to: CChar.self)
+    libraryVersion
 }
 
 /// The library's major version.
@@ -18,7 +19,7 @@ public func ds_version_major() -> Int32 { libraryMajor }
 public func ds_check_version(_ headerMajor: Int32) -> Int32 {
     guard headerMajor == libraryMajor else {
         return fail(.versionMismatch,
-                    "deepscratch.h major version \(headerMajor) does not match libdeepscratch \(libraryVersion) (major \(libraryMajor)); rebuild against the installed header")
+                    "deepscratch.h major version \(headerMajor) does not match libdeepscratch \(DeepScratchVersion.string) (major \(libraryMajor)); rebuild against the installed header")
     }
     return Status.ok.rawValue
 }
@@ -40,5 +41,7 @@ public func ds_status_name(_ status: Int32) -> UnsafePointer<CChar> {
     return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
-let libraryVersion: StaticString = "1.1.0"
-let libraryMajor: Int32 = 1
+/// `DeepScratchVersion.string` as a C string made once (a global's first
+/// use is thread-safe) and never freed or written (hence nonisolated).
+nonisolated(unsafe) private let libraryVersion: UnsafePointer<CChar> = UnsafePointer(strdup(DeepScratchVersion.string)!)
+private let libraryMajor = Int32(DeepScratchVersion.major)

@@ -1,5 +1,7 @@
 import ArgumentParser
 import DeepScratch
+import DeepScratchImage
+import DeepScratchTools
 import Foundation
 
 /// `dsc bench`: measures the engine on this machine.
@@ -14,7 +16,8 @@ struct BenchCommand: ParsableCommand {
               training   samples/s, GFLOP/s and share of the ceiling for the peers' jobs C1 and C3
                          (batch 128 and 32); heap allocations per step when run with
                          LD_PRELOAD=malloc_count.so (docs/tools/malloc_count.c)
-              inference  ds_classify (one image) and ds_classify_batch (1,000) through the C ABI
+              inference  one image and batches of 1,000 classified by the engine's
+                         inference model (what ds_classify and ds_classify_batch run)
               recipe     the default dsc train as a child process: training time to 98.0 % and
                          98.5 % test accuracy, final accuracy, wall time, peak memory
               sparse     (only when named) the first layer's products on one thread, dense and
@@ -58,7 +61,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Runs of the default recipe.")
     var runs: Int = 3
 
-    @Option(parsing: .unconditional, help: "Single-image ds_classify calls.")
+    @Option(parsing: .unconditional, help: "Single-image classifications.")
     var calls: Int = 10000
 
     @Flag(help: "Instead of products: convolution forward+backward throughput for the lenet layer shapes (batch --batch, median of --loads runs).")
@@ -205,7 +208,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         if parts.contains("inference"), let dataset {
-            header("inference through the C ABI (\(threadCount) threads)")
+            header("inference (\(threadCount) threads)")
             report(try BenchSuite.inference(modelPath: try DefaultModel.path(model), images: dataset.test, calls: calls))
         }
         if parts.contains("sparse"), let dataset {

@@ -1,5 +1,5 @@
 import DeepScratch
-import DeepScratchC
+import DeepScratchTools
 import Foundation
 import Glibc
 
@@ -144,17 +144,13 @@ enum BenchSuite {
         return figures
     }
 
-    /// Classification through the C ABI (`ds_classify`, `ds_classify_batch`)
-    /// of MNIST test images with the model at `path`.
+    /// Classification of MNIST test images with the model at `path` by the
+    /// engine's inference model, the code the C ABI's `ds_classify` and
+    /// `ds_classify_batch` run (the C library itself is timed from C by
+    /// `examples/latency`).
     static func inference(modelPath path: String, images: LabeledImages, calls: Int, passes: Int = 7) throws -> [BenchFigure] {
-        var handle: OpaquePointer?
-        guard ds_model_load(path, &handle) == 0, let handle else {
-            throw CLIError("\(path): \(String(cString: ds_last_error()))")
-        }
-        defer { _ = ds_model_free(handle) }
-        var size = 0, classes = 0
-        _ = ds_model_input_size(handle, &size)
-        _ = ds_model_class_count(handle, &classes)
+        let model = try InferenceModel(path: path)
+        let size = model.inputSize, classes = model.classCount
         guard size == images.rows * images.cols else {
             throw CLIError("\(path): the model takes \(size) inputs, the test images have \(images.rows * images.cols) pixels")
         }
@@ -166,36 +162,30 @@ enum BenchSuite {
         let count = Swift.min(10_000, images.count) / batchSize * batchSize
         let pixels = images.pixels[0..<(count * size)].map { Float($0) / 255 }
         var probabilities = [Float](repeating: 0, count: batchSize * classes)
-        var labels = [Int32](repeating: 0, count: batchSize)
         var single = [Double](), batch = [Double]()
         single.reserveCapacity(calls)
-        try pixels.withUnsafeBufferPointer { x in
-            try probabilities.withUnsafeMutableBufferPointer { p in
-                try labels.withUnsafeMutableBufferPointer { k in
-                    for i in 0..<(calls + 100) {
-                        let t0 = monotonicSeconds()
-                        let status = ds_classify(handle, x.baseAddress! + (i % count) * size, size, p.baseAddress!, classes, k.baseAddress!)
-                        let t = monotonicSeconds() - t0
-                        guard status == 0 else { throw CLIError("ds_classify: \(String(cString: ds_last_error()))") }
-                        if i >= 100 { single.append(t * 1e6) }
+        pixels.withUnsafeBufferPointer { x in
+            probabilities.withUnsafeMutableBufferPointer { p in
+                for i in 0..<(calls + 100) {
+                    let t0 = monotonicSeconds()
+                    model.probabilities(pixels: x.baseAddress! + (i % count) * size, into: p.baseAddress!)
+                    let t = monotonicSeconds() - t0
+                    if i >= 100 { single.append(t * 1e6) }
+                }
+                for pass in 0...passes {
+                    let t0 = monotonicSeconds()
+                    for start in stride(from: 0, to: count, by: batchSize) {
+                        model.probabilities(batch: x.baseAddress! + start * size, count: batchSize, into: p.baseAddress!)
                     }
-                    for pass in 0...passes {
-                        let t0 = monotonicSeconds()
-                        for start in stride(from: 0, to: count, by: batchSize) {
-                            let status = ds_classify_batch(handle, x.baseAddress! + start * size, batchSize, size,
-                                                           p.baseAddress!, batchSize * classes, k.baseAddress!)
-                            guard status == 0 else { throw CLIError("ds_classify_batch: \(String(cString: ds_last_error()))") }
-                        }
-                        let t = monotonicSeconds() - t0
-                        if pass > 0 { batch.append(Double(count) / t) }
-                    }
+                    let t = monotonicSeconds() - t0
+                    if pass > 0 { batch.append(Double(count) / t) }
                 }
             }
         }
         let name = (path as NSString).lastPathComponent
         return [
-            BenchFigure("inference", "ds_classify, one image (\(name))", "µs", single, note: "\(calls) calls over \(count) test images"),
-            BenchFigure("inference", "ds_classify_batch, \(batchSize) images (\(name))", "images/s", batch,
+            BenchFigure("inference", "one image (\(name))", "µs", single, note: "\(calls) calls over \(count) test images"),
+            BenchFigure("inference", "batches of \(batchSize) images (\(name))", "images/s", batch,
                         note: "\(passes) passes over \(count) test images"),
         ]
     }

@@ -8,7 +8,7 @@ struct DSC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsc",
         abstract: "DeepScratch: a deep neural network engine written from scratch in Swift.",
-        version: "1.1.0",
+        version: DeepScratchVersion.string,
         subcommands: [TrainCommand.self, PredictCommand.self, EvalCommand.self, ShowCommand.self, ExportCommand.self, PreprocessCommand.self, InspectCommand.self, ConvertCommand.self, GradcheckCommand.self, BenchCommand.self])
 
     /// Parses, runs, and turns every error into one line on stderr and a

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeepScratch
+import DeepScratchTools
 import Foundation
 
 /// `dsc export`: writes a model as a standard ONNX file.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import DeepScratch
+import DeepScratchImage
+import DeepScratchTools
 import Foundation
 
 /// `dsc show`: a picture of the first images of a data set with their

@@ -1,5 +1,7 @@
 import ArgumentParser
 import DeepScratch
+import DeepScratchImage
+import DeepScratchTools
 import Foundation
 import Synchronization
 

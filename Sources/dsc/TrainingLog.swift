@@ -1,4 +1,5 @@
 import DeepScratch
+import DeepScratchTools
 import Foundation
 
 /// The CSV log of `dsc train --log`: one row per epoch, the numbers the

@@ -1,4 +1,5 @@
 import DeepScratch
+import DeepScratchImage
 @testable import DeepScratchC
 import Foundation
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// Checkpoints: a run stopped by `shouldStop`, written to a model file, read
 /// back and resumed must end bit for bit where an uninterrupted run ends.

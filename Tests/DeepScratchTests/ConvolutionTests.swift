@@ -1,5 +1,6 @@
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// Convolution, pooling and batch normalization: forward passes against
 /// hand-computed cases, the `--arch` spec, model files of convolutional

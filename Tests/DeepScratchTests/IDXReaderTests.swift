@@ -2,6 +2,7 @@ import CZlib
 import Foundation
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// Reading IDX files, raw and gzip, and every malformed case the reader
 /// must reject with an error naming the file.

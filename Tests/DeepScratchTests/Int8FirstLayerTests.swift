@@ -1,6 +1,7 @@
 import CKernels
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// The int8 first layer: the integer kernel in each of its versions, the
 /// recognition of int8 weights, and batches through it against the float path.

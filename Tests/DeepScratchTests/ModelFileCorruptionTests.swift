@@ -1,6 +1,7 @@
 import CZlib
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// Damaged and hand-edited model files: every one must be rejected with
 /// `.badModel` naming the file and the problem, never a crash or a huge

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// Metadata with every value type, edge values, and keys the reader does not
 /// know (kept as read). Its strings avoid the words the corruption tests edit

@@ -1,5 +1,6 @@
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// The limits of docs/model-format.md ("Limits") and the validation that
 /// enforces them before anything the file sizes is allocated: a model file

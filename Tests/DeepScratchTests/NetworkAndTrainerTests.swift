@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
 
 /// Network construction and initialization, standardization, the random
 /// source, the training loop (batching, determinism, divergence, settings)

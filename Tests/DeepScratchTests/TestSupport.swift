@@ -1,87 +1,10 @@
-import CZlib
 import Foundation
 import XCTest
+import DeepScratchTestSupport
 @testable import DeepScratch
 
-// Shared helpers for the DeepScratchTests files (no tests here).
-
-/// A fresh, empty folder under the system's temporary directory.
-func makeTemporaryDirectory(_ label: String = #function) throws -> String {
-    let safe = label.filter { $0.isLetter || $0.isNumber }
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("deepscratch-tests-\(safe)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url.path
-}
-
-/// Removes a folder made by `makeTemporaryDirectory` (ignoring errors).
-func removeDirectory(_ path: String) {
-    try? FileManager.default.removeItem(atPath: path)
-}
-
-/// The bytes of an unsigned-byte IDX file: `00 00 08 n`, `n` big-endian
-/// 32-bit sizes, then `data`.
-func idxBytes(dimensions: [Int], data: [UInt8], elementType: UInt8 = 0x08) -> [UInt8] {
-    var out: [UInt8] = [0, 0, elementType, UInt8(dimensions.count)]
-    for d in dimensions {
-        let v = UInt32(d)
-        out += [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
-    }
-    return out + data
-}
-
-/// Writes `bytes` to `path` as they are.
-func writeRaw(_ bytes: [UInt8], to path: String) throws {
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-}
-
-/// Writes `bytes` to `path` gzip-compressed, through zlib's gz* interface.
-func writeGzip(_ bytes: [UInt8], to path: String) throws {
-    guard let gz = gzopen(path, "wb") else {
-        throw NSError(domain: "TestSupport", code: 1, userInfo: [NSLocalizedDescriptionKey: "gzopen \(path)"])
-    }
-    let written = bytes.withUnsafeBytes { raw -> Int32 in
-        raw.count == 0 ? 0 : gzwrite(gz, raw.baseAddress, UInt32(raw.count))
-    }
-    let closed = gzclose(gz)
-    guard Int(written) == bytes.count, closed == Z_OK else {
-        throw NSError(domain: "TestSupport", code: 2, userInfo: [NSLocalizedDescriptionKey: "gzwrite \(path)"])
-    }
-}
-
-/// The whole contents of `path`.
-func readAll(_ path: String) throws -> [UInt8] {
-    [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-}
-
-/// `count` pseudo-random bytes (fixed by `seed`).
-func randomBytes(_ count: Int, seed: UInt64, below bound: Int = 256) -> [UInt8] {
-    var rng = RandomSource(seed: seed)
-    return (0..<count).map { _ in UInt8(rng.nextInt(below: bound)) }
-}
-
-/// Asserts that `body` throws a `DeepScratchError` whose description
-/// contains every string of `mentions`, and returns the error.
-@discardableResult
-func assertThrowsDeepScratchError<R>(
-    _ body: @autoclosure () throws -> R, mentions: [String], _ message: String = "",
-    file: StaticString = #filePath, line: UInt = #line
-) -> DeepScratchError? {
-    do {
-        _ = try body()
-        XCTFail("expected a DeepScratchError, nothing was thrown. \(message)", file: file, line: line)
-        return nil
-    } catch let error as DeepScratchError {
-        let text = String(describing: error)
-        for m in mentions {
-            XCTAssertTrue(text.contains(m), "error '\(text)' does not mention '\(m)'. \(message)", file: file, line: line)
-        }
-        return error
-    } catch {
-        XCTFail("expected a DeepScratchError, got \(type(of: error)): \(error). \(message)", file: file, line: line)
-        return nil
-    }
-}
+// Helpers for the DeepScratchTests files (no tests here); those other
+// test targets share are in Tests/Support.
 
 /// A matrix from rows written as nested arrays.
 func matrix<T: Scalar>(_ rows: [[T]]) -> Matrix<T> {

@@ -1,4 +1,5 @@
 import DeepScratch
+import DeepScratchTools
 import Foundation
 import XCTest
 @testable import dsc

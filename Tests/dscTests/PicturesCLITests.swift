@@ -1,4 +1,6 @@
 import DeepScratch
+import DeepScratchImage
+import DeepScratchTools
 import Foundation
 import XCTest
 @testable import dsc

@@ -1,4 +1,5 @@
 import DeepScratch
+import DeepScratchImage
 import Foundation
 import Glibc
 import XCTest

@@ -80,7 +80,7 @@ extension LabeledImages {
     /// Fills `X` with the standardized images `indices` names (one per
     /// column, looked up in `table`) and the start of `labels` with their
     /// labels, shifting example `j` by `shifts[2j], shifts[2j+1]` if given.
-    func assemble<T: Scalar>(_ indices: UnsafeBufferPointer<Int32>, table: [T], into X: Matrix<T>,
+    package func assemble<T: Scalar>(_ indices: UnsafeBufferPointer<Int32>, table: [T], into X: Matrix<T>,
                              labels: inout [Int32], shifts: [Int8]? = nil) {
         precondition(labels.count >= indices.count && (shifts?.count ?? Int.max) >= 2 * indices.count)
         pixels.withUnsafeBufferPointer { px in

@@ -12,9 +12,6 @@ public final class InferenceModel: @unchecked Sendable {
     public let inputSize: Int
     /// Number of classes.
     public let classCount: Int
-    /// The preprocessing applied to pictures.
-    public let preprocessor = DigitPreprocessor()
-
     private let dense: [DenseWeights]
     private let activation: ActivationKind
     private let mean: Float
@@ -129,13 +126,8 @@ public final class InferenceModel: @unchecked Sendable {
                     steps.append(.conv(c.geometry, W: c.W.value, b: c.b.value))
                 } else if let p = layer as? Pool2D<Float> { steps.append(.pool(p.kind, p.geometry)) }
                 else if let n = layer as? BatchNorm<Float> {
-                    var scale = [Float](), shift = [Float]()
-                    for c in 0..<n.channels {
-                        // y = γ·(x − μ_run)/√(σ²_run + ε) + β
-                        let k = n.gamma.value.data[c] / (n.runningVariance.data[c] + n.epsilon).squareRoot()
-                        scale.append(k)
-                        shift.append(n.beta.value.data[c] - k * n.runningMean.data[c])
-                    }
+                    let affine = (0..<n.channels).map { n.inferenceAffine(channel: $0) }
+                    let (scale, shift) = (affine.map(\.scale), affine.map(\.shift))
                     steps.append(.affine(scale: scale, shift: shift, spatial: n.spatial))
                 } else if layer is Dropout<Float> {
                     continue
@@ -357,17 +349,6 @@ public final class InferenceModel: @unchecked Sendable {
         for r in 0..<m { Self.softmax(A + r * classCount, classCount, into: out + r * classCount) }
     }
 
-    /// The 28×28 image a picture becomes, as values in [0, 1] (and the bytes).
-    /// - Throws: `DeepScratchError.badImage` naming the problem.
-    public func preprocess(_ image: GrayImage, name: String) throws -> [UInt8] {
-        var input = try preprocessor.process(image, name: name)
-        if model.polarity == .darkOnLight { input = input.map { 255 - $0 } }
-        guard input.count == inputSize else {
-            throw DeepScratchError.badModel(path: name, reason: "the model takes \(inputSize) inputs, not a \(preprocessor.frame)x\(preprocessor.frame) image")
-        }
-        return input
-    }
-
     /// Class probabilities of preprocessed image bytes (0 background … 255 ink).
     public func probabilities(bytes: [UInt8], into probabilities: UnsafeMutablePointer<Float>) {
         // The C ABI and DigitClassifier pass only what `preprocess` returned,
@@ -431,7 +412,7 @@ public final class InferenceModel: @unchecked Sendable {
     static func activate(_ kind: ActivationKind, _ z: UnsafeMutablePointer<Float>, _ n: Int) {
         switch kind {
         case .relu: reluForward(z, z, n)
-        case .leakyReLU: leakyForward(z, z, n, 0.01)
+        case .leakyReLU: leakyForward(z, z, n, Float(LayerConstants.leakyReLUSlope))
         case .tanh: tanhForward(z, z, n)
         case .sigmoid: sigmoidForward(z, z, n)
         }
@@ -439,11 +420,9 @@ public final class InferenceModel: @unchecked Sendable {
 
     /// Numerically stable softmax of `n` logits.
     static func softmax(_ z: UnsafePointer<Float>, _ n: Int, into p: UnsafeMutablePointer<Float>) {
-        var top = z[0]
-        for i in 1..<max(1, n) { top = max(top, z[i]) }
-        var sum: Float = 0
-        for i in 0..<n { p[i] = Float.exp(z[i] - top); sum += p[i] }
-        for i in 0..<n { p[i] /= sum }
+        // p = softmax(z): one column of the training layer's softmax
+        var top: Float = 0, sum: Float = 0
+        softmaxColumns(z, p, n, 1, &top, &sum)
     }
 }
 

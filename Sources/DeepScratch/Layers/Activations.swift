@@ -83,14 +83,14 @@ func reluBackward(_ a: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _
     while i < n { d[i] = a[i] > 0 ? d[i] : 0; i += 1 }
 }
 
-/// `A = Z` where `Z > 0`, else `α·Z` (α = 0.01 by default).
+/// `A = Z` where `Z > 0`, else `α·Z` (α = `LayerConstants.leakyReLUSlope` by default).
 public final class LeakyReLU<T: Scalar>: Layer {
     public let inputSize: Int
     public var outputSize: Int { inputSize }
     /// The slope for negative inputs.
     public let alpha: T
     private let A: Matrix<T>
-    public init(size: Int, alpha: T = 0.01) {
+    public init(size: Int, alpha: T = T(LayerConstants.leakyReLUSlope)) {
         inputSize = size; self.alpha = alpha; A = Matrix(rows: size, cols: 0)
     }
 

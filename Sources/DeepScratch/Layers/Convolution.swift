@@ -455,7 +455,18 @@ public final class BatchNorm<T: Scalar>: Layer {
     private let normalized: Matrix<T>
     private var inverseStd: [T]
 
-    public init(channels: Int, spatial: Int = 1, index: Int = 1, epsilon: T = 1e-5, momentum: T = 0.9) {
+    /// The layer at inference as `y = k·x + shift` on channel `c`:
+    /// `k = γ/√(σ²_run + ε)` and `shift = β − k·μ_run`, the one place this
+    /// arithmetic is written (inference, the inference plan and the folding
+    /// of a batch normalization into the layer before it all use it).
+    public func inferenceAffine(channel c: Int) -> (scale: T, shift: T) {
+        // A = γ·(Z − μ_run)/√(σ²_run + ε) + β = k·Z + (β − k·μ_run)
+        let k = gamma.value.data[c] / (runningVariance.data[c] + epsilon).squareRoot()
+        return (k, beta.value.data[c] - k * runningMean.data[c])
+    }
+
+    public init(channels: Int, spatial: Int = 1, index: Int = 1, epsilon: T = T(LayerConstants.batchNormEpsilon),
+                momentum: T = 0.9) {
         self.channels = channels
         self.spatial = spatial
         self.epsilon = epsilon
@@ -483,8 +494,8 @@ public final class BatchNorm<T: Scalar>: Layer {
             // A = γ·(Z − μ_run)/√(σ²_run + ε) + β
             parallelItems(channels, workPerItem: n) { cs in
                 for c in cs {
-                    let k = g[c] / (rv[c] + eps).squareRoot()
-                    affine(x + c * n, z + c * n, count: n, scale: k, shift: bt[c] - k * rm[c])
+                    let (k, shift) = self.inferenceAffine(channel: c)
+                    affine(x + c * n, z + c * n, count: n, scale: k, shift: shift)
                 }
             }
             return Z

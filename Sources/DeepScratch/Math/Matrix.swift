@@ -99,7 +99,7 @@ extension Matrix: CustomStringConvertible {
 /// `op(X)` is `X` or `Xᵀ`. `C` must already have the shape of the product;
 /// its column count is adjusted to it.
 @inline(__always)
-func gemm<T: Scalar>(
+package func gemm<T: Scalar>(
     _ A: Matrix<T>, transposeA: Bool = false,
     _ B: Matrix<T>, transposeB: Bool = false,
     into C: Matrix<T>, alpha: T = 1, beta: T = 0
@@ -143,7 +143,7 @@ func gemm<T: Scalar>(
 /// threads behind `gemm(_:_:into:)`, for products whose operands are views
 /// of a buffer with another shape (a convolution's `F × (P·m)` output is the
 /// same memory as its `(F·P) × m` activation matrix).
-func gemm<T: Scalar>(
+package func gemm<T: Scalar>(
     transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
     _ a: UnsafePointer<T>, lda: Int, _ b: UnsafePointer<T>, ldb: Int,
     into c: UnsafeMutablePointer<T>, ldc: Int, alpha: T = 1, beta: T = 0

@@ -7,19 +7,19 @@ import CKernels
 /// background, so `W·x` needs only the weights of its ink pixels. The
 /// buffers grow on demand and are reused, so a training loop that keeps one
 /// allocates nothing after its first batch.
-final class SparseRows {
+package final class SparseRows {
     /// Number of rows.
-    private(set) var rows = 0
+    package private(set) var rows = 0
     /// Row `r` is entries `start[r] ..< start[r + 1]`; `rows + 1` values.
-    private(set) var start: UnsafeMutablePointer<Int32>
+    package private(set) var start: UnsafeMutablePointer<Int32>
     /// The column of each entry.
-    private(set) var index: UnsafeMutablePointer<Int32>
+    package private(set) var index: UnsafeMutablePointer<Int32>
     /// The value of each entry.
-    private(set) var value: UnsafeMutablePointer<Float>
+    package private(set) var value: UnsafeMutablePointer<Float>
     private var rowCapacity = 0
     private var entryCapacity = 0
 
-    init() {
+    package init() {
         start = .allocate(capacity: 1)
         start[0] = 0
         index = .allocate(capacity: 1)
@@ -33,11 +33,11 @@ final class SparseRows {
     }
 
     /// Number of stored entries.
-    var count: Int { Int(start[rows]) }
+    package var count: Int { Int(start[rows]) }
 
     /// Empties the matrix and makes room for `rows` rows of up to `entries`
     /// entries in all (at most `Int32.max`: positions are 32-bit).
-    func reset(rows: Int, entries: Int) {
+    package func reset(rows: Int, entries: Int) {
         precondition(entries <= Int(Int32.max) && rows < Int(Int32.max), "SparseRows: too many entries")
         if rows + 1 > rowCapacity {
             start.deallocate()
@@ -59,7 +59,7 @@ final class SparseRows {
     /// differ from `background`, stored as `scale · (x − background)`.
     /// `reset` must have made room for this row and its `n` entries.
     @inline(__always)
-    func appendRow(_ x: UnsafePointer<Float>, count n: Int, stride: Int = 1, background: Float, scale: Float = 1) {
+    package func appendRow(_ x: UnsafePointer<Float>, count n: Int, stride: Int = 1, background: Float, scale: Float = 1) {
         assert(rows + 1 < rowCapacity && Int(start[rows]) + n <= entryCapacity, "SparseRows: no room for the row")
         var e = Int(start[rows])
         for i in 0..<n {
@@ -152,7 +152,7 @@ func sparseProduct(_ S: SparseRows, rows: Range<Int>, _ P: ColumnPanels, into C:
 /// rows, and the 64 sums of a row live in eight vector registers. Multiply
 /// and add are separate operations (no fused multiply-add), so results do
 /// not depend on the processor.
-func sparseProduct(_ S: SparseRows, rows: Range<Int>, _ B: UnsafePointer<Float>, ldb: Int, columns: Range<Int>,
+package func sparseProduct(_ S: SparseRows, rows: Range<Int>, _ B: UnsafePointer<Float>, ldb: Int, columns: Range<Int>,
                    into C: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     let start = S.start, index = S.index, value = S.value
     var c0 = columns.lowerBound

@@ -124,12 +124,12 @@ public struct Model: Sendable {
             }
             for (a, b) in pairs { b.value.copy(from: a.value) }
             if pairs.count == 2, i + 1 < old.count, foldable(i + 1), let norm = old[i + 1] as? BatchNorm<Float> {
-                // W' = k·W, b' = k·(b − μ_run) + β with k = γ/√(σ²_run + ε), per output channel
+                // W' = k·W, b' = k·b + (β − k·μ_run) with k = γ/√(σ²_run + ε), per output channel
                 let (W, bias) = (pairs[0].1.value, pairs[1].1.value)
                 for c in 0..<norm.channels {
-                    let k = norm.gamma.value.data[c] / (norm.runningVariance.data[c] + norm.epsilon).squareRoot()
+                    let (k, shift) = norm.inferenceAffine(channel: c)
                     scale(W.data + c * W.cols, count: W.cols, by: k)
-                    bias.data[c] = k * (bias.data[c] - norm.runningMean.data[c]) + norm.beta.value.data[c]
+                    bias.data[c] = k * bias.data[c] + shift
                 }
             }
         }
@@ -505,7 +505,14 @@ private func hex(_ v: UInt64) -> String {
     return String(repeating: "0", count: 16 - s.count) + s
 }
 
-/// The library's version.
+/// The library's version, written once for all of the Swift code: the C
+/// ABI, `dsc --version`, model files' and ONNX files' producer version.
+/// `include/deepscratch.h` says the same for C (`DS_VERSION_*`; a test
+/// holds the two equal, and `examples/Makefile` reads the header).
 public enum DeepScratchVersion {
-    public static let string = "1.1.0"
+    public static let major = 1
+    public static let minor = 1
+    public static let patch = 0
+    /// "MAJOR.MINOR.PATCH".
+    public static let string = "\(major).\(minor).\(patch)"
 }

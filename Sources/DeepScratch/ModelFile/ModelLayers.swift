@@ -15,7 +15,7 @@ public enum ModelLayer: Sendable {
     /// Inference batch normalization: `y = γ·(x − mean)/√(variance + ε) + β` per channel.
     case batchNorm(shape: ImageShape, epsilon: Double, gamma: NamedTensor, beta: NamedTensor,
                    mean: NamedTensor, variance: NamedTensor)
-    /// An element-wise activation (leaky ReLU's slope is 0.01).
+    /// An element-wise activation (leaky ReLU's slope is `LayerConstants.leakyReLUSlope`).
     case activation(ActivationKind)
     /// Softmax over the class outputs.
     case softmax
@@ -50,7 +50,7 @@ extension Model {
                 out.append(.pool(kind, input: shape, output: next, size: size, stride: s))
             case .batchNorm:
                 norms += 1
-                out.append(.batchNorm(shape: shape, epsilon: 1e-5, gamma: tensor("gamma\(norms)"), beta: tensor("beta\(norms)"),
+                out.append(.batchNorm(shape: shape, epsilon: LayerConstants.batchNormEpsilon, gamma: tensor("gamma\(norms)"), beta: tensor("beta\(norms)"),
                                       mean: tensor("mean\(norms)"), variance: tensor("var\(norms)")))
             case let .activation(a):
                 out.append(.activation(a))

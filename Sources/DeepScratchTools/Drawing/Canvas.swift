@@ -1,3 +1,5 @@
+import DeepScratch
+import DeepScratchImage
 /// An 8-bit RGB color.
 public struct RGB: Equatable, Sendable {
     public var r: UInt8, g: UInt8, b: UInt8
@@ -173,4 +175,12 @@ public enum BitmapFont {
         ]
         return Dictionary(uniqueKeysWithValues: table)
     }()
+}
+
+extension PNG {
+    /// Writes a canvas to `path` as an RGB PNG, atomically (temporary file, flush, rename).
+    /// - Throws: `DeepScratchError.cannotWrite`.
+    public static func write(_ canvas: Canvas, to path: String) throws {
+        try AtomicFile.write(encodeRGB(width: canvas.width, height: canvas.height, pixels: canvas.pixels), to: path)
+    }
 }

@@ -1,3 +1,4 @@
+import DeepScratch
 /// One image of a grid with the caption lines drawn under it.
 public struct GridTile: Sendable {
     /// `rows × cols` gray bytes (0 black), row-major.

@@ -1,3 +1,4 @@
+import DeepScratch
 /// Turns a photo, scan or drawing of one digit into the 28×28 input MNIST
 /// networks expect, the way MNIST itself was made: light ink on a dark
 /// background, cropped to the ink, the longer side scaled to 20 pixels with

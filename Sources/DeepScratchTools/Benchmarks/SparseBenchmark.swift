@@ -1,3 +1,4 @@
+import DeepScratch
 /// Measures the sparse first-layer product (`sparseProduct`) against the
 /// dense one (OpenBLAS) on digits, one thread each: whether skipping the
 /// background pixels pays once the data is turned into sparse rows and the

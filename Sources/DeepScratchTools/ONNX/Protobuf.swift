@@ -1,3 +1,4 @@
+import DeepScratch
 /// A writer of the protocol buffers wire format — just what ONNX files
 /// need: varint fields (wire type 0), 32-bit floats (wire type 5) and
 /// length-delimited bytes, strings and nested messages (wire type 2).

@@ -3,6 +3,8 @@ import CZlib
 import Foundation
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
+@testable import DeepScratchImage
 
 // MARK: - Fixtures shared with DigitPreprocessorTests
 

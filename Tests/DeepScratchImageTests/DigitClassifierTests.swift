@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
+@testable import DeepScratchImage
 
 /// The classifier's single-image path (sparse dense layers) against the
 /// plain network forward pass it replaces.

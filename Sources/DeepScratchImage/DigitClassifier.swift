@@ -1,3 +1,4 @@
+import DeepScratch
 /// Classifies pictures of digits with a loaded model: PNG decoding, the
 /// preprocessor, then the model. Thread-safe: it holds only the immutable
 /// `InferenceModel`.

@@ -1,3 +1,4 @@
+import DeepScratch
 /// Export of a model to ONNX (https://onnx.ai), written by our own
 /// protobuf encoder (`ProtobufWriter`).
 ///
@@ -135,7 +136,7 @@ public enum ONNXExport {
     static func emitActivation(_ g: inout ONNXGraphBuilder, _ kind: ActivationKind) {
         switch kind {
         case .relu: g.node("Relu", [g.current])
-        case .leakyReLU: g.node("LeakyRelu", [g.current], attributes: [.float("alpha", 0.01)])
+        case .leakyReLU: g.node("LeakyRelu", [g.current], attributes: [.float("alpha", Float(LayerConstants.leakyReLUSlope))])
         case .tanh: g.node("Tanh", [g.current])
         case .sigmoid: g.node("Sigmoid", [g.current])
         }

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import DeepScratch
+import DeepScratchTestSupport
+@testable import DeepScratchImage
 
 /// A digit drawn with a round pen along line segments, anti-aliased: each
 /// pixel's ink coverage is `pen/2 + 0.5 − d` clamped to 0…1, where `d` is

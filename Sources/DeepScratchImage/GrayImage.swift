@@ -1,3 +1,4 @@
+import DeepScratch
 /// An 8-bit grayscale image with an alpha channel: what every PNG becomes
 /// before preprocessing.
 public struct GrayImage: Sendable, Equatable {

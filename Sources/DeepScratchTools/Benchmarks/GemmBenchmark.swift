@@ -1,3 +1,4 @@
+import DeepScratch
 /// Measures the engine's matrix product (`gemm`) on one shape.
 public enum GemmBenchmark {
     /// GFLOP/s of `C = op(A)·op(B)` for an `m×k` by `k×n` product, as the

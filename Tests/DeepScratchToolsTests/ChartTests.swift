@@ -1,5 +1,7 @@
 import XCTest
 @testable import DeepScratch
+@testable import DeepScratchImage
+@testable import DeepScratchTools
 
 /// Canvas, font, learning-curve chart, image grid and their PNG encoding.
 final class ChartTests: XCTestCase {

@@ -1,3 +1,4 @@
+import DeepScratch
 import CLibPNG
 import Glibc
 
@@ -242,12 +243,6 @@ public enum PNG {
         precondition(ok != 0, "libpng could not encode a \(width)x\(height) image")
         out.removeLast(out.count - size)
         return out
-    }
-
-    /// Writes a canvas to `path` as an RGB PNG, atomically (temporary file, flush, rename).
-    /// - Throws: `DeepScratchError.cannotWrite`.
-    public static func write(_ canvas: Canvas, to path: String) throws {
-        try AtomicFile.write(encodeRGB(width: canvas.width, height: canvas.height, pixels: canvas.pixels), to: path)
     }
 
     /// Writes an 8-bit grayscale image to `path` atomically.

@@ -1,3 +1,4 @@
+import DeepScratch
 import Glibc
 
 /// The numbers of one training epoch, as plotted and logged.

@@ -1,3 +1,4 @@
+import DeepScratch
 /// Timing of the convolution layers of `--arch lenet`, forward and backward.
 public enum ConvBenchmark {
     /// One measured layer.
