@@ -12,7 +12,8 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate a model on the MNIST test set or on a folder of PNGs named *_<label>.png.",
         discussion: """
             'dsc eval --mistakes mistakes.png' also draws the most confident mistakes \
-            (the images, their true and predicted labels) as a PNG grid.
+            (the images, their true and predicted labels) as a PNG grid; \
+            --list-mistakes N sets how many are listed.
             """)
 
     @Option(help: "Model file (default: the model that ships with DeepScratch, or $DEEPSCRATCH_MODEL).")
@@ -27,8 +28,11 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Evaluate the PNG files of this folder instead; each name ends in _<label>.png.")
     var images: String?
 
-    @Option(help: "A number N: list the N most confident mistakes (default 20). A path ending in .png: also draw the --count most confident mistakes there as a grid.")
-    var mistakes: String = "20"
+    @Option(help: "Also draw the --count most confident mistakes as a grid in this PNG file. (A number here is the old spelling of --list-mistakes.)")
+    var mistakes: String?
+
+    @Option(parsing: .unconditional, help: "How many of the most confident mistakes to list.")
+    var listMistakes: Int = 20
 
     @Option(parsing: .unconditional, help: "How many mistakes the --mistakes PNG shows.")
     var count: Int = 64
@@ -37,16 +41,20 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        var listed = 20
+        var listed = listMistakes
         var gridPath: String?
-        if let n = Int(mistakes) {
-            guard n >= 0 else { throw DeepScratchError.invalidSetting(name: "--mistakes", value: mistakes, expected: "a number >= 0 or a path ending in .png") }
+        if let mistakes, let n = Int(mistakes) {
+            // The spelling before --list-mistakes existed.
+            Terminal.warning("--mistakes \(mistakes) is deprecated: use --list-mistakes \(mistakes) (--mistakes takes a PNG path)")
+            guard n >= 0 else { throw DeepScratchError.invalidSetting(name: "--mistakes", value: mistakes, expected: "a path ending in .png") }
             listed = n
-        } else if mistakes.lowercased().hasSuffix(".png") {
+        } else if let mistakes {
+            guard mistakes.lowercased().hasSuffix(".png") else {
+                throw DeepScratchError.invalidSetting(name: "--mistakes", value: mistakes, expected: "a path ending in .png")
+            }
             gridPath = mistakes
-        } else {
-            throw DeepScratchError.invalidSetting(name: "--mistakes", value: mistakes, expected: "a number >= 0 or a path ending in .png")
         }
+        guard listed >= 0 else { throw DeepScratchError.invalidSetting(name: "--list-mistakes", value: "\(listed)", expected: "a number >= 0") }
         guard (1...1024).contains(count) else { throw DeepScratchError.invalidSetting(name: "--count", value: "\(count)", expected: "1 to 1024 images") }
         try DataLocation.checkDataset(dataset)
         // The 28x28 (or data set sized) gray image of example i, for the grid.

@@ -19,7 +19,12 @@ enum Terminal {
     static func products() {
         let report = BLASBackend.report
         line("products: \(report.summary)")
-        if let warning = report.warning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        if let text = report.warning { warning(text) }
+    }
+
+    /// A one-line warning on standard error ("warning: …").
+    static func warning(_ text: String) {
+        FileHandle.standardError.write(Data("warning: \(text)\n".utf8))
     }
 
     /// Redraws the progress line (terminals only).

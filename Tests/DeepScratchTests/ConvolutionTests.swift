@@ -68,7 +68,7 @@ final class ConvolutionTests: XCTestCase {
 
     func testBatchNormNormalizesEachChannelInTrainingAndUsesRunningStatisticsAtInference() {
         // Two channels of two pixels, batch of two: channel 0 holds 1 2 3 4, channel 1 holds 10 10 10 10.
-        let norm = BatchNorm<Double>(channels: 2, spatial: 2, momentum: 0)
+        let norm = BatchNorm<Double>(channels: 2, spatial: 2, decay: 0)
         let X = batch([[1, 3, 10, 10], [2, 4, 10, 10]])
         let A = norm.forward(X, training: true)
         // mean 2.5, variance 1.25 → (x − 2.5)/√(1.25 + 1e-5)

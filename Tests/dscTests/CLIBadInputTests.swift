@@ -235,6 +235,7 @@ final class CLIBadInputTests: XCTestCase {
             ["predict", png, "--model", model, "--top", "0"],
             ["predict", png, "--model", model, "--top", "-1"],
             ["eval", "--model", model, "--images", pngFolder, "--mistakes", "-1"],
+            ["eval", "--model", model, "--images", pngFolder, "--list-mistakes", "-1"],
             ["convert", model, fixture.path + "/c.dsm", "--precision", "f64"],
             ["bench", "--seconds", "0.01", "--threads", "0"],
             ["bench", "--seconds", "-1"],

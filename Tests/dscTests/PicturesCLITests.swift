@@ -115,9 +115,14 @@ final class PicturesCLITests: XCTestCase {
         // Cells are at least as wide as "said slash 97%" and as tall as the image and two captions.
         XCTAssertGreaterThanOrEqual(grid.width, 5 * (BitmapFont.width("said bar 9%") + 2 * ImageGrid.padding), "five mistakes in a row")
         XCTAssertGreaterThanOrEqual(grid.height, 16 + 2 * ImageGrid.lineHeight + 2 * ImageGrid.padding)
-        // --mistakes N still sets how many are listed.
-        let listed = try DSCHarness.run(["eval", "--model", model, "--data", data, "--mistakes", "2"], home: folder.path)
+        // --list-mistakes N sets how many are listed; --mistakes N, the old spelling, still does, with a warning.
+        let listed = try DSCHarness.run(["eval", "--model", model, "--data", data, "--list-mistakes", "2"], home: folder.path)
         XCTAssertEqual(listed.stdout.components(separatedBy: "  test image ").count - 1, 2, listed.stdout)
+        XCTAssertFalse(listed.stderr.contains("deprecated"), listed.stderr)
+        let old = try DSCHarness.run(["eval", "--model", model, "--data", data, "--mistakes", "3"], home: folder.path)
+        XCTAssertEqual(old.status, 0, old.stderr)
+        XCTAssertEqual(old.stdout.components(separatedBy: "  test image ").count - 1, 3, old.stdout)
+        XCTAssertTrue(old.stderr.contains("--mistakes 3 is deprecated: use --list-mistakes 3"), old.stderr)
         let bad = try DSCHarness.run(["eval", "--model", model, "--data", data, "--mistakes", "m.jpg"], home: folder.path)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--mistakes"), bad.stderr)

@@ -8,8 +8,8 @@
 ///
 /// A dense layer's output is the case of `spatial = 1` (one channel per
 /// feature). γ starts at 1, β at 0, the running mean at 0 and variance at 1;
-/// each training pass moves them by `(1 − momentum)` toward the batch's mean
-/// and unbiased variance.
+/// each training pass moves them by `(1 − decay)` toward the batch's mean
+/// and unbiased variance (PyTorch's `momentum` is that `1 − decay`).
 public final class BatchNorm<T: Scalar>: Layer {
     /// Number of normalized channels (features for a dense layer).
     public let channels: Int
@@ -25,8 +25,13 @@ public final class BatchNorm<T: Scalar>: Layer {
     public let runningVariance: Matrix<T>
     /// ε, added to the variance.
     public let epsilon: T
-    /// Weight of the old running statistics in each update.
-    public let momentum: T
+    /// Weight of the old running statistics in each update:
+    /// `μ_run = decay·μ_run + (1 − decay)·μ` (PyTorch's `momentum` is `1 − decay`).
+    public let decay: T
+
+    /// The old name of `decay`, which read as PyTorch's `momentum` (its opposite).
+    @available(*, deprecated, renamed: "decay")
+    public var momentum: T { decay }
     public var inputSize: Int { channels * spatial }
     public var outputSize: Int { channels * spatial }
 
@@ -45,11 +50,11 @@ public final class BatchNorm<T: Scalar>: Layer {
     }
 
     public init(channels: Int, spatial: Int = 1, index: Int = 1, epsilon: T = T(LayerConstants.batchNormEpsilon),
-                momentum: T = 0.9) {
+                decay: T = 0.9) {
         self.channels = channels
         self.spatial = spatial
         self.epsilon = epsilon
-        self.momentum = momentum
+        self.decay = decay
         gamma = Parameter(name: "gamma\(index)", rows: channels, cols: 1, regularized: false)
         beta = Parameter(name: "beta\(index)", rows: channels, cols: 1, regularized: false)
         gamma.value.fill(1)
@@ -68,7 +73,7 @@ public final class BatchNorm<T: Scalar>: Layer {
         let m = A.cols, n = spatial * m
         Z.resize(cols: m)
         let (x, z, g, bt) = (A.data, Z.data, gamma.value.data, beta.value.data)
-        let (rm, rv, eps, mom) = (runningMean.data, runningVariance.data, epsilon, momentum)
+        let (rm, rv, eps, decay) = (runningMean.data, runningVariance.data, epsilon, self.decay)
         guard training else {
             // A = γ·(Z − μ_run)/√(σ²_run + ε) + β
             parallelItems(channels, workPerItem: n) { cs in
@@ -96,8 +101,9 @@ public final class BatchNorm<T: Scalar>: Layer {
                     // Ẑ = (Z − μ)/√(σ² + ε);  A = γ·Ẑ + β
                     affine(xc, xh + c * n, count: n, scale: i, shift: -i * mean)
                     affine(xh + c * n, z + c * n, count: n, scale: g[c], shift: bt[c])
-                    rm[c] = mom * rm[c] + (1 - mom) * mean
-                    rv[c] = mom * rv[c] + (1 - mom) * variance * T(n) / T(Swift.max(1, n - 1))
+                    // μ_run = d·μ_run + (1 − d)·μ;  σ²_run = d·σ²_run + (1 − d)·σ²·n/(n − 1)
+                    rm[c] = decay * rm[c] + (1 - decay) * mean
+                    rv[c] = decay * rv[c] + (1 - decay) * variance * T(n) / T(Swift.max(1, n - 1))
                 }
             }
         }
