@@ -25,6 +25,8 @@ public final class BatchNorm<T: Scalar>: Layer {
     public let runningVariance: Matrix<T>
     /// ε, added to the variance.
     public let epsilon: T
+    /// Which batch normalization of its network this is (1, 2, …; see `TensorNames`).
+    public let index: Int
     /// Weight of the old running statistics in each update:
     /// `μ_run = decay·μ_run + (1 − decay)·μ` (PyTorch's `momentum` is `1 − decay`).
     public let decay: T
@@ -55,8 +57,10 @@ public final class BatchNorm<T: Scalar>: Layer {
         self.spatial = spatial
         self.epsilon = epsilon
         self.decay = decay
-        gamma = Parameter(name: "gamma\(index)", rows: channels, cols: 1, regularized: false)
-        beta = Parameter(name: "beta\(index)", rows: channels, cols: 1, regularized: false)
+        self.index = index
+        let names = TensorNames.normalization(index)
+        gamma = Parameter(name: names.gamma, rows: channels, cols: 1, regularized: false)
+        beta = Parameter(name: names.beta, rows: channels, cols: 1, regularized: false)
         gamma.value.fill(1)
         runningMean = Matrix(rows: channels, cols: 1)
         runningVariance = Matrix(rows: channels, cols: 1)

@@ -52,8 +52,8 @@ public final class Conv2D<T: Scalar>: Layer {
         self.padding = padding
         self.usesBias = usesBias
         let patch = input.channels * kernel * kernel
-        W = Parameter(name: "W\(index)", rows: filters, cols: patch, regularized: true, zeroed: zeroed)
-        b = Parameter(name: "b\(index)", rows: filters, cols: 1, regularized: false, zeroed: zeroed || !usesBias)
+        W = Parameter(name: TensorNames.weights(index), rows: filters, cols: patch, regularized: true, zeroed: zeroed)
+        b = Parameter(name: TensorNames.bias(index), rows: filters, cols: 1, regularized: false, zeroed: zeroed || !usesBias)
         cols = Matrix(rows: patch, cols: 0)
         Z = Matrix(rows: output.count, cols: 0)
         dA = Matrix(rows: input.count, cols: 0)

@@ -29,8 +29,8 @@ public final class Dense<T: Scalar>: Layer {
         self.usesBias = usesBias
         self.inputSize = inputSize
         self.outputSize = outputSize
-        W = Parameter(name: "W\(index)", rows: outputSize, cols: inputSize, regularized: true, zeroed: zeroed)
-        b = Parameter(name: "b\(index)", rows: outputSize, cols: 1, regularized: false, zeroed: zeroed || !usesBias)
+        W = Parameter(name: TensorNames.weights(index), rows: outputSize, cols: inputSize, regularized: true, zeroed: zeroed)
+        b = Parameter(name: TensorNames.bias(index), rows: outputSize, cols: 1, regularized: false, zeroed: zeroed || !usesBias)
         Z = Matrix(rows: outputSize, cols: 0)
         dA = Matrix(rows: inputSize, cols: 0)
     }

@@ -27,7 +27,8 @@ extension Model {
     /// Empty tensors for a model loaded without its parameters
     /// (`InferenceModel`'s copy).
     public var inferenceLayers: [ModelLayer] {
-        let (specs, input) = architecture.inferenceSpecs
+        // The list the network was built from (its dropout layers, which hold nothing, are left out below).
+        let (specs, input) = architecture.layers.map { ($0, architecture.inputShape) } ?? architecture.inferenceSpecs
         guard case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) else { return [] }
         func tensor(_ name: String) -> NamedTensor {
             parameters.first { $0.name == name } ?? NamedTensor(name: name, shape: [], values: [])
@@ -35,27 +36,25 @@ extension Model {
         func optional(_ name: String) -> NamedTensor? { parameters.first { $0.name == name } }
         var out = [ModelLayer]()
         var shape = input
-        var weighted = 0, norms = 0
-        for (i, spec) in specs.enumerated() {
+        for (i, slot) in TensorNames.slots(of: specs).enumerated() {
             let next = shapes[i]
-            switch spec {
-            case let .dense(n):
-                weighted += 1
-                out.append(.dense(inputs: shape.count, outputs: n, W: tensor("W\(weighted)"), b: optional("b\(weighted)")))
-            case let .conv(_, k, s, p):
-                weighted += 1
-                out.append(.conv(input: shape, output: next, kernel: k, stride: s, padding: p,
-                                 W: tensor("W\(weighted)"), b: optional("b\(weighted)")))
-            case let .pool(kind, size, s):
+            switch (specs[i], slot) {
+            case let (.dense(n), .weighted(k, _)):
+                out.append(.dense(inputs: shape.count, outputs: n, W: tensor(TensorNames.weights(k)),
+                                  b: optional(TensorNames.bias(k))))
+            case let (.conv(_, size, s, p), .weighted(k, _)):
+                out.append(.conv(input: shape, output: next, kernel: size, stride: s, padding: p,
+                                 W: tensor(TensorNames.weights(k)), b: optional(TensorNames.bias(k))))
+            case let (.pool(kind, size, s), _):
                 out.append(.pool(kind, input: shape, output: next, size: size, stride: s))
-            case .batchNorm:
-                norms += 1
-                out.append(.batchNorm(shape: shape, epsilon: LayerConstants.batchNormEpsilon, gamma: tensor("gamma\(norms)"), beta: tensor("beta\(norms)"),
-                                      mean: tensor("mean\(norms)"), variance: tensor("var\(norms)")))
-            case let .activation(a):
+            case let (_, .normalization(k)):
+                let names = TensorNames.normalization(k)
+                out.append(.batchNorm(shape: shape, epsilon: LayerConstants.batchNormEpsilon, gamma: tensor(names.gamma),
+                                      beta: tensor(names.beta), mean: tensor(names.mean), variance: tensor(names.variance)))
+            case let (.activation(a), _):
                 out.append(.activation(a))
-            case .dropout:
-                break
+            default:
+                break  // dropout
             }
             shape = next
         }

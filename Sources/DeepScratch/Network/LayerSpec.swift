@@ -103,28 +103,31 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
         var rng = RandomSource(seed: seed)
         var built: [any Layer<T>] = []
         var shape = input
-        var weighted = 0, normalizations = 0
+        let slots = TensorNames.slots(of: layers)
         for (i, spec) in layers.enumerated() {
-            let followedByNorm = i + 1 < layers.count && layers[i + 1] == .batchNorm
+            // Which weighted layer or normalization this is, and whether it has a bias.
+            var (index, bias) = (0, true)
+            switch slots[i] {
+            case let .weighted(k, b): (index, bias) = (k, b)
+            case let .normalization(k): index = k
+            case .none: break
+            }
             switch spec {
             case let .dense(n):
-                weighted += 1
-                let d = Dense<T>(inputSize: shape.count, outputSize: n, index: weighted, zeroed: drawWeights,
-                                 usesBias: !followedByNorm)
+                let d = Dense<T>(inputSize: shape.count, outputSize: n, index: index, zeroed: drawWeights,
+                                 usesBias: bias)
                 if drawWeights { d.initialize(initialization, rng: &rng) }
                 built.append(d)
             case let .conv(f, k, s, p):
-                weighted += 1
                 // Conv2D and Pool2D are nil only for a window that does not fit, which `shapes` refused above.
                 let c = Conv2D<T>(input: shape, filters: f, kernel: k, stride: s, padding: p,
-                                  usesBias: !followedByNorm, index: weighted, zeroed: drawWeights)!
+                                  usesBias: bias, index: index, zeroed: drawWeights)!
                 if drawWeights { c.initialize(initialization, rng: &rng) }
                 built.append(c)
             case let .pool(kind, size, s):
                 built.append(Pool2D<T>(kind, input: shape, size: size, stride: s)!)
             case .batchNorm:
-                normalizations += 1
-                built.append(BatchNorm<T>(channels: shape.channels, spatial: shape.area, index: normalizations))
+                built.append(BatchNorm<T>(channels: shape.channels, spatial: shape.area, index: index))
             case let .activation(a):
                 built.append(a.makeLayer(size: shape.count, as: T.self))
             case let .dropout(k):

@@ -65,11 +65,11 @@ public final class Network<T: Scalar> {
                 out.append((c.W.name, [c.output.channels, c.input.channels, c.kernel, c.kernel], c.W.value))
                 if c.usesBias { out.append((c.b.name, [c.output.channels], c.b.value)) }
             } else if let n = layer as? BatchNorm<T> {
-                let k = n.gamma.name.dropFirst("gamma".count)
-                out.append((n.gamma.name, [n.channels], n.gamma.value))
-                out.append((n.beta.name, [n.channels], n.beta.value))
-                out.append(("mean\(k)", [n.channels], n.runningMean))
-                out.append(("var\(k)", [n.channels], n.runningVariance))
+                let names = TensorNames.normalization(n.index)
+                out.append((names.gamma, [n.channels], n.gamma.value))
+                out.append((names.beta, [n.channels], n.beta.value))
+                out.append((names.mean, [n.channels], n.runningMean))
+                out.append((names.variance, [n.channels], n.runningVariance))
             }
         }
         return out
@@ -191,23 +191,18 @@ public struct Architecture: Equatable, Sendable {
         guard !specs.isEmpty, case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) else { return nil }
         var out: [(name: String, shape: [Int])] = []
         var shape = input
-        var weighted = 0, normalizations = 0
-        for (i, spec) in specs.enumerated() {
-            // As LayerSpec.makeNetwork: a layer followed by a batch normalization has no bias.
-            let followedByNorm = i + 1 < specs.count && specs[i + 1] == .batchNorm
-            switch spec {
-            case let .dense(n):
-                weighted += 1
-                out.append(("W\(weighted)", [n, shape.count]))
-                if !followedByNorm { out.append(("b\(weighted)", [n])) }
-            case let .conv(f, k, _, _):
-                weighted += 1
-                out.append(("W\(weighted)", [f, shape.channels, k, k]))
-                if !followedByNorm { out.append(("b\(weighted)", [f])) }
-            case .batchNorm:
-                normalizations += 1
-                for name in ["gamma", "beta", "mean", "var"] { out.append(("\(name)\(normalizations)", [shape.channels])) }
-            case .pool, .activation, .dropout:
+        for (i, slot) in TensorNames.slots(of: specs).enumerated() {
+            switch (specs[i], slot) {
+            case let (.dense(n), .weighted(k, bias)):
+                out.append((TensorNames.weights(k), [n, shape.count]))
+                if bias { out.append((TensorNames.bias(k), [n])) }
+            case let (.conv(f, size, _, _), .weighted(k, bias)):
+                out.append((TensorNames.weights(k), [f, shape.channels, size, size]))
+                if bias { out.append((TensorNames.bias(k), [f])) }
+            case let (_, .normalization(k)):
+                let names = TensorNames.normalization(k)
+                for name in [names.gamma, names.beta, names.mean, names.variance] { out.append((name, [shape.channels])) }
+            default:
                 break
             }
             shape = shapes[i]
