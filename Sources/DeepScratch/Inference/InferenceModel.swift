@@ -459,22 +459,12 @@ public final class InferenceModel: @unchecked Sendable {
     }
 
     static func activationKind(of layer: any Layer<Float>) -> ActivationKind? {
-        switch layer {
-        case is ReLU<Float>: return .relu
-        case is LeakyReLU<Float>: return .leakyReLU
-        case is Tanh<Float>: return .tanh
-        case is Sigmoid<Float>: return .sigmoid
-        default: return nil
-        }
+        (layer as? Activation<Float>)?.kind
     }
 
     static func activate(_ kind: ActivationKind, _ z: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch kind {
-        case .relu: reluForward(z, z, n)
-        case .leakyReLU: leakyForward(z, z, n, Float(LayerConstants.leakyReLUSlope))
-        case .tanh: tanhForward(z, z, n)
-        case .sigmoid: sigmoidForward(z, z, n)
-        }
+        // z = g(z), the training layer's loop on this thread
+        ElementwiseJob(kind, forward: true, z, z, alpha: Float(LayerConstants.leakyReLUSlope)).run(0..<n)
     }
 
     /// Numerically stable softmax of `n` logits.

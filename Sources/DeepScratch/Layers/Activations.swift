@@ -27,27 +27,63 @@ public enum ActivationKind: String, CaseIterable, Sendable {
     }
 }
 
-/// `A = max(0, Z)`.
-public final class ReLU<T: Scalar>: Layer {
+/// An element-wise activation layer: `A = g(Z)` forward, and backward
+/// `dZ = dA ⊙ g'(Z)` with `g'` written in terms of `A` (so only `A` is kept):
+///
+/// - ReLU: `A = max(0, Z)`, `dZ = dA ⊙ [A > 0]`
+/// - leaky ReLU: `A = Z > 0 ? Z : α·Z`, `dZ = dA ⊙ (A > 0 ? 1 : α)` (A > 0 exactly when Z > 0, as α > 0)
+/// - tanh: `A = tanh(Z)`, `dZ = dA ⊙ (1 − A²)`
+/// - sigmoid: `A = σ(Z) = 1 / (1 + e^(−Z))`, `dZ = dA ⊙ A ⊙ (1 − A)`
+///
+/// `ReLU`, `LeakyReLU`, `Tanh` and `Sigmoid` name its kinds.
+public class Activation<T: Scalar>: Layer {
+    public let kind: ActivationKind
     public let inputSize: Int
     public var outputSize: Int { inputSize }
+    /// Leaky ReLU's slope for negative inputs (0 for the other kinds).
+    public let alpha: T
     private let A: Matrix<T>
-    public init(size: Int) { inputSize = size; A = Matrix(rows: size, cols: 0) }
+
+    /// An activation of `kind` over `size` features.
+    public init(_ kind: ActivationKind, size: Int, alpha: T = T(LayerConstants.leakyReLUSlope)) {
+        self.kind = kind
+        inputSize = size
+        self.alpha = kind == .leakyReLU ? alpha : 0
+        A = Matrix(rows: size, cols: 0)
+    }
 
     public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
         A.resize(cols: Z.cols)
-        // A = max(0, Z)
-        let (src, dst) = (Z.data, A.data)
-        parallelRanges(Z.count, ElementwiseJob(.reluForward, src, dst))
+        // A = g(Z)
+        parallelRanges(Z.count, ElementwiseJob(kind, forward: true, Z.data, A.data, alpha: alpha))
         return A
     }
 
     public func backward(_ dA: Matrix<T>) -> Matrix<T> {
-        // dZ = dA ⊙ [A > 0]
-        let (src, dst) = (A.data, dA.data)
-        parallelRanges(dA.count, ElementwiseJob(.reluBackward, src, dst))
+        // dZ = dA ⊙ g'(Z), from A
+        parallelRanges(dA.count, ElementwiseJob(kind, forward: false, A.data, dA.data, alpha: alpha))
         return dA
     }
+}
+
+/// `A = max(0, Z)`.
+public final class ReLU<T: Scalar>: Activation<T> {
+    public init(size: Int) { super.init(.relu, size: size) }
+}
+
+/// `A = Z` where `Z > 0`, else `α·Z` (α = `LayerConstants.leakyReLUSlope` by default).
+public final class LeakyReLU<T: Scalar>: Activation<T> {
+    public init(size: Int, alpha: T = T(LayerConstants.leakyReLUSlope)) { super.init(.leakyReLU, size: size, alpha: alpha) }
+}
+
+/// `A = tanh(Z)`.
+public final class Tanh<T: Scalar>: Activation<T> {
+    public init(size: Int) { super.init(.tanh, size: size) }
+}
+
+/// `A = σ(Z) = 1 / (1 + e^(−Z))`.
+public final class Sigmoid<T: Scalar>: Activation<T> {
+    public init(size: Int) { super.init(.sigmoid, size: size) }
 }
 
 @_specialize(where T == Float)
@@ -83,33 +119,6 @@ func reluBackward(_ a: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _
     while i < n { d[i] = a[i] > 0 ? d[i] : 0; i += 1 }
 }
 
-/// `A = Z` where `Z > 0`, else `α·Z` (α = `LayerConstants.leakyReLUSlope` by default).
-public final class LeakyReLU<T: Scalar>: Layer {
-    public let inputSize: Int
-    public var outputSize: Int { inputSize }
-    /// The slope for negative inputs.
-    public let alpha: T
-    private let A: Matrix<T>
-    public init(size: Int, alpha: T = T(LayerConstants.leakyReLUSlope)) {
-        inputSize = size; self.alpha = alpha; A = Matrix(rows: size, cols: 0)
-    }
-
-    public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
-        A.resize(cols: Z.cols)
-        // A = Z > 0 ? Z : αZ
-        let (src, dst, alpha) = (Z.data, A.data, self.alpha)
-        parallelRanges(Z.count, ElementwiseJob(.leakyForward, src, dst, alpha: alpha))
-        return A
-    }
-
-    public func backward(_ dA: Matrix<T>) -> Matrix<T> {
-        // dZ = dA ⊙ (A > 0 ? 1 : α)   (A > 0 exactly when Z > 0, as α > 0)
-        let (src, dst, alpha) = (A.data, dA.data, self.alpha)
-        parallelRanges(dA.count, ElementwiseJob(.leakyBackward, src, dst, alpha: alpha))
-        return dA
-    }
-}
-
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 func leakyForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<T>, _ n: Int, _ alpha: T) {
@@ -122,29 +131,6 @@ func leakyBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer<T
     for i in 0..<n { d[i] = a[i] > 0 ? d[i] : alpha * d[i] }
 }
 
-/// `A = tanh(Z)`.
-public final class Tanh<T: Scalar>: Layer {
-    public let inputSize: Int
-    public var outputSize: Int { inputSize }
-    private let A: Matrix<T>
-    public init(size: Int) { inputSize = size; A = Matrix(rows: size, cols: 0) }
-
-    public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
-        A.resize(cols: Z.cols)
-        // A = tanh(Z)
-        let (src, dst) = (Z.data, A.data)
-        parallelRanges(Z.count, ElementwiseJob(.tanhForward, src, dst))
-        return A
-    }
-
-    public func backward(_ dA: Matrix<T>) -> Matrix<T> {
-        // dZ = dA ⊙ (1 − A²)
-        let (src, dst) = (A.data, dA.data)
-        parallelRanges(dA.count, ElementwiseJob(.tanhBackward, src, dst))
-        return dA
-    }
-}
-
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 func tanhForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<T>, _ n: Int) {
@@ -155,29 +141,6 @@ func tanhForward<T: Scalar>(_ z: UnsafePointer<T>, _ a: UnsafeMutablePointer<T>,
 @_specialize(where T == Double)
 func tanhBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>, _ n: Int) {
     for i in 0..<n { d[i] *= 1 - a[i] * a[i] }
-}
-
-/// `A = σ(Z) = 1 / (1 + e^(−Z))`.
-public final class Sigmoid<T: Scalar>: Layer {
-    public let inputSize: Int
-    public var outputSize: Int { inputSize }
-    private let A: Matrix<T>
-    public init(size: Int) { inputSize = size; A = Matrix(rows: size, cols: 0) }
-
-    public func forward(_ Z: Matrix<T>, training: Bool) -> Matrix<T> {
-        A.resize(cols: Z.cols)
-        // A = 1 / (1 + e^(−Z))
-        let (src, dst) = (Z.data, A.data)
-        parallelRanges(Z.count, ElementwiseJob(.sigmoidForward, src, dst))
-        return A
-    }
-
-    public func backward(_ dA: Matrix<T>) -> Matrix<T> {
-        // dZ = dA ⊙ A ⊙ (1 − A)
-        let (src, dst) = (A.data, dA.data)
-        parallelRanges(dA.count, ElementwiseJob(.sigmoidBackward, src, dst))
-        return dA
-    }
 }
 
 @_specialize(where T == Float)
@@ -196,30 +159,28 @@ func sigmoidBackward<T: Scalar>(_ a: UnsafePointer<T>, _ d: UnsafeMutablePointer
 /// matrix: what `parallelRanges` hands the engine's threads (a value, not a
 /// closure, so the training step allocates nothing).
 struct ElementwiseJob<T: Scalar>: RangeJob {
-    enum Kernel {
-        case reluForward, reluBackward, leakyForward, leakyBackward
-        case tanhForward, tanhBackward, sigmoidForward, sigmoidBackward
-    }
-    let kernel: Kernel
+    let kind: ActivationKind
+    /// Forward: `dst = g(src)`; backward: `dst ⊙= g'` from `src = A`.
+    let forward: Bool
     let src: UnsafePointer<T>
     let dst: UnsafeMutablePointer<T>
     let alpha: T
 
-    init(_ kernel: Kernel, _ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, alpha: T = 0) {
-        (self.kernel, self.src, self.dst, self.alpha) = (kernel, src, dst, alpha)
+    init(_ kind: ActivationKind, forward: Bool, _ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>, alpha: T) {
+        (self.kind, self.forward, self.src, self.dst, self.alpha) = (kind, forward, src, dst, alpha)
     }
 
     func run(_ r: Range<Int>) {
         let (x, y, n) = (src + r.lowerBound, dst + r.lowerBound, r.count)
-        switch kernel {
-        case .reluForward: reluForward(x, y, n)
-        case .reluBackward: reluBackward(x, y, n)
-        case .leakyForward: leakyForward(x, y, n, alpha)
-        case .leakyBackward: leakyBackward(x, y, n, alpha)
-        case .tanhForward: tanhForward(x, y, n)
-        case .tanhBackward: tanhBackward(x, y, n)
-        case .sigmoidForward: sigmoidForward(x, y, n)
-        case .sigmoidBackward: sigmoidBackward(x, y, n)
+        switch (kind, forward) {
+        case (.relu, true): reluForward(x, y, n)
+        case (.relu, false): reluBackward(x, y, n)
+        case (.leakyReLU, true): leakyForward(x, y, n, alpha)
+        case (.leakyReLU, false): leakyBackward(x, y, n, alpha)
+        case (.tanh, true): tanhForward(x, y, n)
+        case (.tanh, false): tanhBackward(x, y, n)
+        case (.sigmoid, true): sigmoidForward(x, y, n)
+        case (.sigmoid, false): sigmoidBackward(x, y, n)
         }
     }
 }
