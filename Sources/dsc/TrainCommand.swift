@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
             The last --dev images of the training set are held out as the dev split; \
             inputs are standardized with the mean and standard deviation of the \
             training split, which are saved with the model. The 2017 recipe is \
-            'dsc train --hidden 784,1024 --optimizer sgd --lr 0.1 --batch 128 --keep 0.8'. \
+            'dsc train --hidden 784,1024 --optimizer sgd --lr 0.1 --batch 128 --dropout 0.2'. \
             A convolutional network: 'dsc train --arch lenet', or a spec such as \
             --arch "conv 32 5x5 bn, pool 2, conv 64 5x5 bn, pool 2, dense 256 dropout 0.25, dense 10".
 
@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
-    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset (lenet): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --keep.", valueName: "spec"))
+    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset (lenet): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --dropout.", valueName: "spec"))
     var arch: String?
 
     @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
@@ -86,7 +86,10 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "L2 regularization strength λ; the cost gains λ/(2m)·Σ‖W‖². (default: 0)")
     var l2: Double?
 
-    @Option(parsing: .unconditional, help: "Dropout keep probability after each hidden layer: one value, or one per hidden layer; 1 = no dropout. (default: \(TrainDefaults.keep))")
+    @Option(parsing: .unconditional, help: "Dropout probability after each hidden layer (the share of units dropped, as in --arch's 'dropout P'): one value, or one per hidden layer; 0 = no dropout. (default: \(TrainDefaults.dropout))")
+    var dropout: String?
+
+    @Option(parsing: .unconditional, help: "The old spelling: keep probability (1 − dropout) after each hidden layer. Deprecated: use --dropout.")
     var keep: String?
 
     @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y, drawn per image and epoch; 0 = off. (default: \(TrainDefaults.augmentShift))")
@@ -172,7 +175,7 @@ struct TrainCommand: ParsableCommand {
         if let layers = config.architecture.layers {
             Terminal.line("network: \(LayerSpec.describe(layers)) (\(config.architecture.activation.rawValue)), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
         } else {
-        Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), keep \(config.architecture.keep.map { Format.fixed($0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
+        Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), dropout \(config.architecture.keep.map { Format.fixed(1 - $0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
         }
         Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), seed \(config.seed), \(Parallelism.threads) threads")
         Terminal.products()
@@ -344,10 +347,12 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads < 1 { throw bad("--threads", "\(threads)", "a positive integer") }
         if let augmentShift, !(0...8).contains(augmentShift) { throw bad("--augment-shift", "\(augmentShift)", "0 to 8 pixels") }
 
-        if arch != nil, hidden != nil || keep != nil {
-            throw bad(hidden != nil ? "--hidden" : "--keep", hidden ?? keep ?? "",
-                      "no --hidden or --keep with --arch (give dense layers and dropout in the --arch spec)")
+        if arch != nil, hidden != nil || dropout != nil || keep != nil {
+            let flag = hidden != nil ? "--hidden" : dropout != nil ? "--dropout" : "--keep"
+            throw bad(flag, hidden ?? dropout ?? keep ?? "",
+                      "no --hidden or --dropout with --arch (give dense layers and dropout in the --arch spec)")
         }
+        if let dropout, keep != nil { throw bad("--keep", keep ?? "", "not both --dropout \(dropout) and --keep (--keep is its old spelling)") }
         var sizes: [Int]
         if arch != nil || (hidden == nil && model?.architecture.layers != nil) {
             sizes = [inputSize, classCount]
@@ -406,6 +411,17 @@ struct TrainCommand: ParsableCommand {
         }
         if architecture != nil {
             // Dropout is part of the --arch spec.
+        } else if let dropout {
+            for part in dropout.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let p = Double(part.trimmingCharacters(in: .whitespaces)), p >= 0, p < 1 else {
+                    throw bad("--dropout", dropout, "dropout probabilities in [0, 1), one or one per hidden layer")
+                }
+                // keep = 1 − p, as the layers hold it
+                keeps.append(1 - p)
+            }
+            if keeps.count != 1 && keeps.count != hiddenCount {
+                throw bad("--dropout", dropout, "one value or \(hiddenCount) (one per hidden layer)")
+            }
         } else if let keep {
             for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
@@ -416,10 +432,11 @@ struct TrainCommand: ParsableCommand {
             if keeps.count != 1 && keeps.count != hiddenCount {
                 throw bad("--keep", keep, "one value or \(hiddenCount) (one per hidden layer)")
             }
+            Terminal.warning("--keep \(keep) is deprecated: use --dropout \(keeps.map { String(((1 - $0) * 1e9).rounded() / 1e9) }.joined(separator: ",")) (the share of units dropped)")
         } else if let base, base.architecture.keep.count == hiddenCount {
             keeps = base.architecture.keep
         } else {
-            keeps = [Double(defaults.keep)!]
+            keeps = [1 - Double(defaults.dropout)!]
         }
         let kind: OptimizerKind
         if let optimizer {
@@ -480,22 +497,22 @@ enum TrainDefaults {
     static let epochs = 12
     static let batch = 128
     static let optimizer = "adam"
-    static let keep = "0.8"
+    static let dropout = "0.2"
     static let augmentShift = 1
 
     /// The flags a data set's recipe sets.
     struct Recipe {
         var hidden: String
         var epochs: Int
-        var keep: String
+        var dropout: String
         var augmentShift: Int
     }
 
-    static let mnist = Recipe(hidden: hidden, epochs: epochs, keep: keep, augmentShift: augmentShift)
+    static let mnist = Recipe(hidden: hidden, epochs: epochs, dropout: dropout, augmentShift: augmentShift)
     /// Fashion-MNIST (`--dataset fashion`): wider layers, more dropout and
     /// epochs, no shifts (they slowed learning: dev 88.14 % vs 88.52 % after
     /// 9 epochs); 90.46 % test accuracy (README, "Fashion-MNIST").
-    static let fashion = Recipe(hidden: "1024,1024", epochs: 30, keep: "0.7", augmentShift: 0)
+    static let fashion = Recipe(hidden: "1024,1024", epochs: 30, dropout: "0.3", augmentShift: 0)
 
     /// Epochs when --arch is given (lenet: see docs/performance.md).
     static let convolutionalEpochs = 4

@@ -40,6 +40,12 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(c.architecture.keep, [])
     }
 
+    func testDropoutIsTheShareDroppedOneOrOnePerHiddenLayer() throws {
+        let c = try config(["--hidden", "100,50,20", "--dropout", "0.1, 0.3,0"])
+        XCTAssertEqual(c.architecture.keep, [0.9, 0.7, 1.0])
+        XCTAssertEqual(try config(["--dropout", "0.2"]).architecture.keep, [0.8, 0.8], "the default recipe's, exactly")
+    }
+
     func testOneKeepPerHiddenLayerIsKeptInOrder() throws {
         let c = try config(["--hidden", "100,50,20", "--keep", "0.9, 0.7,1"])
         XCTAssertEqual(c.architecture.sizes, [784, 100, 50, 20, 10])
@@ -78,6 +84,15 @@ final class TrainCommandTests: XCTestCase {
     func testNegativeEpochsIsRejectedNamingEpochs() { assertRejected(["--epochs", "-3"], naming: "--epochs") }
     func testZeroBatchIsRejectedNamingBatch() { assertRejected(["--batch", "0"], naming: "--batch") }
     func testZeroKeepIsRejectedNamingKeep() { assertRejected(["--keep", "0"], naming: "--keep") }
+    func testDropoutOfOneOrBelowZeroIsRejectedNamingDropout() {
+        for value in ["1", "-0.1", "nan", "x"] { assertRejected(["--dropout", value], naming: "--dropout") }
+    }
+    func testThreeDropoutsForTwoHiddenLayersAreRejectedNamingDropout() {
+        assertRejected(["--hidden", "1024,1024", "--dropout", "0.5,0.5,0.5"], naming: "--dropout")
+    }
+    func testDropoutAndItsOldSpellingTogetherAreRejected() {
+        assertRejected(["--dropout", "0.2", "--keep", "0.8"], naming: "--keep")
+    }
     func testKeepAboveOneIsRejectedNamingKeep() { assertRejected(["--keep", "1.5"], naming: "--keep") }
     func testThreeKeepsForTwoHiddenLayersAreRejectedNamingKeep() {
         assertRejected(["--hidden", "1024,1024", "--keep", "0.5,0.5,0.5"], naming: "--keep")
@@ -144,8 +159,17 @@ final class TrainArchFlagTests: XCTestCase {
         XCTAssertEqual(c.epochs, 2)
     }
 
+    /// `--keep`, the old spelling, still works and says so on stderr before anything else happens.
+    func testKeepStillWorksAndSaysItIsDeprecated() throws {
+        let home = try TemporaryFolder()
+        let r = try DSCHarness.run(["train", "--keep", "0.5,1", "--optimizer", "bogus"], home: home.path)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("warning: --keep 0.5,1 is deprecated: use --dropout 0.5,0.0"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("--optimizer"), r.stderr)
+    }
+
     func testArchWithHiddenOrKeepIsRefused() {
-        for extra in [["--hidden", "100"], ["--keep", "0.5"]] {
+        for extra in [["--hidden", "100"], ["--dropout", "0.5"], ["--keep", "0.5"]] {
             XCTAssertThrowsError(try config(["--arch", "lenet"] + extra)) { e in
                 XCTAssertTrue("\(e)".contains(extra[0]), "\(e)")
             }
