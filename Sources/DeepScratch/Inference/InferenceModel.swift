@@ -119,28 +119,44 @@ public final class InferenceModel: @unchecked Sendable {
         widest = workspace.widest
         widestPatch = workspace.widestPatch
         chunk = workspace.chunk
+        // The plan is compiled from the model's inference layers, the list
+        // exporters walk; the tensors are the network's matrices, by name (not copied).
+        var matrices = [String: Matrix<Float>]()
+        for t in network.storedTensors { matrices[t.name] = t.matrix }
+        let layers = model.inferenceLayers { name in matrices[name].map { _ in NamedTensor(name: name, shape: [], values: []) } }
+        let path = model.fileInfo?.path ?? "<model>"
+        func matrix(_ t: NamedTensor) throws -> Matrix<Float> {
+            guard let m = matrices[t.name] else { throw DeepScratchError.badModel(path: path, reason: "no tensor \(t.name)") }
+            return m
+        }
+        guard !layers.isEmpty else { throw DeepScratchError.badModel(path: path, reason: "the layers do not fit the input") }
         let backgroundPixel = model.standardization.table(Float.self)[0]
         var steps = [Step]()
-        for layer in network.layers {
-            if let d = layer as? Dense<Float> {
+        for layer in layers {
+            switch layer {
+            case let .dense(_, outputs, W, b):
+                let bias = try b.map(matrix) ?? Matrix<Float>(rows: outputs, cols: 1)
+                let weights = try matrix(W)
                 // The first layer skips blank pixels; a later one the zeros a ReLU leaves (pooling keeps them).
                 let background: Float? = steps.isEmpty ? backgroundPixel : (Self.followsReLU(steps) ? 0 : nil)
-                let int8 = steps.isEmpty && Int8FirstLayer.pays ? Int8FirstLayer(W: d.W.value, inverseStd: inverseStd) : nil
-                steps.append(.dense(DenseWeights(W: d.W.value, b: d.b.value, background: background, int8: int8)))
-            } else if let c = layer as? Conv2D<Float> {
-                steps.append(.conv(c.geometry, W: c.W.value, b: c.b.value))
-            } else if let p = layer as? Pool2D<Float> {
-                steps.append(.pool(p.kind, p.geometry))
-            } else if let n = layer as? BatchNorm<Float> {
-                let affine = (0..<n.channels).map { n.inferenceAffine(channel: $0) }
-                steps.append(.affine(scale: affine.map(\.scale), shift: affine.map(\.shift), spatial: n.spatial))
-            } else if layer is Dropout<Float> {
-                continue
-            } else if let a = Self.activationKind(of: layer) {
-                steps.append(.activation(a))
-            } else {
-                throw DeepScratchError.badModel(path: model.fileInfo?.path ?? "<model>",
-                                                reason: "layer \(type(of: layer)) has no inference form")
+                let int8 = steps.isEmpty && Int8FirstLayer.pays ? Int8FirstLayer(W: weights, inverseStd: inverseStd) : nil
+                steps.append(.dense(DenseWeights(W: weights, b: bias, background: background, int8: int8)))
+            case let .conv(input, output, kernel, stride, padding, W, b):
+                steps.append(.conv(ConvGeometry(input: input, output: output, kernel: kernel, stride: stride, padding: padding),
+                                   W: try matrix(W), b: try b.map(matrix) ?? Matrix<Float>(rows: output.channels, cols: 1)))
+            case let .pool(kind, input, output, size, stride):
+                steps.append(.pool(kind, ConvGeometry(input: input, output: output, kernel: size, stride: stride, padding: 0)))
+            case let .batchNorm(shape, epsilon, gamma, beta, mean, variance):
+                let (g, bt, mu, v) = (try matrix(gamma), try matrix(beta), try matrix(mean), try matrix(variance))
+                let affine = (0..<shape.channels).map {
+                    BatchNorm<Float>.inferenceAffine(gamma: g.data[$0], beta: bt.data[$0], mean: mu.data[$0],
+                                                     variance: v.data[$0], epsilon: Float(epsilon))
+                }
+                steps.append(.affine(scale: affine.map(\.scale), shift: affine.map(\.shift), spatial: shape.area))
+            case let .activation(kind):
+                steps.append(.activation(kind))
+            case .softmax:
+                break  // the executor's last step for every model
             }
         }
         plan = steps
@@ -373,7 +389,7 @@ public final class InferenceModel: @unchecked Sendable {
                            b: d.W.data, ldb: d.inputs, beta: 1, c: y, ldc: n)
         } else {
             // Z = W·X + b
-            for i in 0..<n { (y + i * m).update(repeating: d.b.data[i], count: m) }
+            broadcastColumn(d.b.data, into: y, rows: n, cols: m)
             if threaded {
                 gemm(m: n, n: m, k: d.inputs, d.W.data, lda: d.inputs, x, ldb: m, into: y, ldc: m, beta: 1)
             } else {
@@ -456,10 +472,6 @@ public final class InferenceModel: @unchecked Sendable {
         // Zᵀ = (Xᵀ − x_bg)·Wᵀ + (b + W·x_bg)
         Float.blasGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: x, lda: k,
                        b: w, ldb: n, beta: 1, c: z, ldc: n)
-    }
-
-    static func activationKind(of layer: any Layer<Float>) -> ActivationKind? {
-        (layer as? Activation<Float>)?.kind
     }
 
     static func activate(_ kind: ActivationKind, _ z: UnsafeMutablePointer<Float>, _ n: Int) {

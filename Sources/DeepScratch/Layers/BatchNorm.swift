@@ -46,9 +46,15 @@ public final class BatchNorm<T: Scalar>: Layer {
     /// arithmetic is written (inference, the inference plan and the folding
     /// of a batch normalization into the layer before it all use it).
     public func inferenceAffine(channel c: Int) -> (scale: T, shift: T) {
+        Self.inferenceAffine(gamma: gamma.value.data[c], beta: beta.value.data[c], mean: runningMean.data[c],
+                             variance: runningVariance.data[c], epsilon: epsilon)
+    }
+
+    /// `inferenceAffine` of one channel from its values.
+    public static func inferenceAffine(gamma: T, beta: T, mean: T, variance: T, epsilon: T) -> (scale: T, shift: T) {
         // A = γ·(Z − μ_run)/√(σ²_run + ε) + β = k·Z + (β − k·μ_run)
-        let k = gamma.value.data[c] / (runningVariance.data[c] + epsilon).squareRoot()
-        return (k, beta.value.data[c] - k * runningMean.data[c])
+        let k = gamma / (variance + epsilon).squareRoot()
+        return (k, beta - k * mean)
     }
 
     public init(channels: Int, spatial: Int = 1, index: Int = 1, epsilon: T = T(LayerConstants.batchNormEpsilon),

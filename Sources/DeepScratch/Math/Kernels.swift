@@ -29,17 +29,6 @@ func scaledAdd<T: Scalar>(_ x: UnsafePointer<T>, to y: UnsafeMutablePointer<T>, 
     }
 }
 
-/// `Z[i, j] += b[i]`: adds the column vector `b` to every column of `Z` (rows × cols).
-@_specialize(where T == Float)
-@_specialize(where T == Double)
-func addColumnVector<T: Scalar>(_ b: UnsafePointer<T>, to Z: UnsafeMutablePointer<T>, rows: Int, cols: Int) {
-    for i in 0..<rows {
-        let bi = b[i]
-        let row = Z + i * cols
-        for j in 0..<cols { row[j] += bi }
-    }
-}
-
 /// `Z[i, j] = b[i]`: the column vector `b` in every column of `Z` (rows × cols).
 ///
 /// A function of its own so that generic callers (`Dense<T>.forward`,

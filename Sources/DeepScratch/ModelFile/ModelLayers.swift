@@ -27,13 +27,17 @@ extension Model {
     /// Empty tensors for a model loaded without its parameters
     /// (`InferenceModel`'s copy).
     public var inferenceLayers: [ModelLayer] {
+        inferenceLayers { name in parameters.first { $0.name == name } }
+    }
+
+    /// The inference layers with the tensors `tensor` finds by name (empty
+    /// tensors where it finds none; no bias where it finds none).
+    func inferenceLayers(tensors lookup: (String) -> NamedTensor?) -> [ModelLayer] {
         // The list the network was built from (its dropout layers, which hold nothing, are left out below).
         let (specs, input) = architecture.layers.map { ($0, architecture.inputShape) } ?? architecture.inferenceSpecs
         guard case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) else { return [] }
-        func tensor(_ name: String) -> NamedTensor {
-            parameters.first { $0.name == name } ?? NamedTensor(name: name, shape: [], values: [])
-        }
-        func optional(_ name: String) -> NamedTensor? { parameters.first { $0.name == name } }
+        func tensor(_ name: String) -> NamedTensor { lookup(name) ?? NamedTensor(name: name, shape: [], values: []) }
+        func optional(_ name: String) -> NamedTensor? { lookup(name) }
         var out = [ModelLayer]()
         var shape = input
         for (i, slot) in TensorNames.slots(of: specs).enumerated() {
