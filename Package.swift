@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "DeepScratchTests", dependencies: ["DeepScratch", "DeepScratchTestSupport", "CZlib", "CKernels", "CBLASCore"]),
         .testTarget(name: "DeepScratchImageTests", dependencies: ["DeepScratchImage", "DeepScratch", "DeepScratchTestSupport", "CLibPNG", "CZlib"]),
         .testTarget(name: "DeepScratchToolsTests", dependencies: ["DeepScratchTools", "DeepScratch"]),
-        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch", "DeepScratchImage", "CLibrarySupport"]),
-        .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch", "DeepScratchImage", "DeepScratchTools"]),
+        .testTarget(name: "DeepScratchCTests", dependencies: ["DeepScratchC", "DeepScratch", "DeepScratchImage", "DeepScratchTestSupport", "CLibrarySupport"]),
+        .testTarget(name: "dscTests", dependencies: ["dsc", "DeepScratch", "DeepScratchImage", "DeepScratchTools", "DeepScratchTestSupport"]),
     ]
 )

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import DeepScratch
+import DeepScratchTestSupport
 import XCTest
 
 // Helpers shared by the C ABI tests: the package's paths, the status codes
@@ -54,12 +56,6 @@ enum CPaths {
     static var examples: String { root + "/examples" }
     static var shippedModel: String { root + "/Sources/dsc/Resources/default.dsm" }
 
-    /// `<root>/../shared/data/<name>`.
-    static func sharedData(_ name: String) -> String {
-        URL(fileURLWithPath: root).deletingLastPathComponent()
-            .appendingPathComponent("shared/data/\(name)").standardizedFileURL.path
-    }
-
     /// The labelled digit pictures `NNNNN_L.png` of `Tests/Fixtures/digits-png`
     /// (MNIST test images as a user's scan would look; see its README).
     static func digitPNGs() throws -> [(path: String, label: Int)] {
@@ -83,16 +79,9 @@ enum CPaths {
         return label.count == 1 ? Int(label) : nil
     }
 
-    /// The MNIST test images: `$DEEPSCRATCH_DATA`, else `<root>/../shared/data/mnist`.
+    /// The MNIST test images' file in `$DEEPSCRATCH_DATA` (`MNISTFixture`).
     static func mnistTestImages() throws -> String {
-        let folder: String
-        if let d = ProcessInfo.processInfo.environment["DEEPSCRATCH_DATA"], !d.isEmpty { folder = d }
-        else { folder = sharedData("mnist") }
-        for name in ["t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"] {
-            let p = folder + "/" + name
-            if FileManager.default.fileExists(atPath: p) { return p }
-        }
-        throw CTestError("the MNIST test images (t10k-images-idx3-ubyte[.gz]) are missing from \(folder); set DEEPSCRATCH_DATA")
+        IDXDataset.locate("t10k-images-idx3-ubyte", in: try MNISTFixture.checkedFolder())!
     }
 
     /// The folder of this build's products: the one holding the test

@@ -9,31 +9,10 @@ import DeepScratchTestSupport
 // MARK: - Fixtures shared with DigitPreprocessorTests
 
 /// The reference digit of these tests: MNIST test image 0 (a 7), read from
-/// `$DEEPSCRATCH_DATA`, else `<package root>/../shared/data/mnist`.
+/// `$DEEPSCRATCH_DATA` (`MNISTFixture`).
 enum ReferenceDigit {
-    /// The folder holding the MNIST IDX files.
-    static var dataFolder: String {
-        if let d = ProcessInfo.processInfo.environment["DEEPSCRATCH_DATA"], !d.isEmpty { return d }
-        // #filePath = <root>/Tests/DeepScratchTests/PNGDecodingTests.swift
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").standardizedFileURL.path
-    }
-
-    nonisolated(unsafe) private static var cachedTest: LabeledImages?
-
-    /// The MNIST test set (10,000 images); throws (the test then fails) if the files are missing.
-    static func testSet() throws -> LabeledImages {
-        if let cachedTest { return cachedTest }
-        guard let images = IDXDataset.locate("t10k-images-idx3-ubyte", in: dataFolder),
-              let labels = IDXDataset.locate("t10k-labels-idx1-ubyte", in: dataFolder) else {
-            throw NSError(domain: "ReferenceDigit", code: 1, userInfo: [NSLocalizedDescriptionKey:
-                "MNIST test files not found in \(dataFolder) (set DEEPSCRATCH_DATA)"])
-        }
-        let set = try IDXDataset.loadPair(images: images, labels: labels, classes: 10)
-        cachedTest = set
-        return set
-    }
+    /// The MNIST test set (`MNISTFixture`); throws (the test then fails) if the files are missing.
+    static func testSet() throws -> LabeledImages { try MNISTFixture.testSet() }
 
     /// MNIST test image `index`: 28×28, light ink (255) on black (0), as stored.
     static func mnist(_ index: Int = 0) throws -> [UInt8] {

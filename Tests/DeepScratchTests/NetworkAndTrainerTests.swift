@@ -339,24 +339,8 @@ final class NetworkAndTrainerTests: XCTestCase {
 
     // MARK: End to end on MNIST
 
-    /// The MNIST folder: `$DEEPSCRATCH_DATA` when set (loading then fails
-    /// naming any missing file), else `<package root>/../shared/data/mnist`.
-    private func mnistDirectory() -> String? {
-        if let env = ProcessInfo.processInfo.environment["DEEPSCRATCH_DATA"], !env.isEmpty {
-            return env
-        }
-        // #filePath = <root>/Tests/DeepScratchTests/NetworkAndTrainerTests.swift
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let shared = root.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").standardizedFileURL.path
-        return IDXDataset.missingFiles(in: shared).isEmpty ? shared : nil
-    }
-
     func testEndToEndMNISTSubsetReachesEightyFivePercentTestAccuracy() throws {
-        guard let directory = mnistDirectory() else {
-            return XCTFail("MNIST not found: set DEEPSCRATCH_DATA to a folder with the four IDX files, "
-                + "or put them in <package root>/../shared/data/mnist")
-        }
+        let directory = try MNISTFixture.checkedFolder()
         let mnist = try IDXDataset.load(directory: directory)
         XCTAssertEqual(mnist.train.count, 60_000)
         XCTAssertEqual(mnist.test.count, 10_000)

@@ -83,3 +83,54 @@ public func assertThrowsDeepScratchError<R>(
         return nil
     }
 }
+
+/// The MNIST files the tests read: the folder `$DEEPSCRATCH_DATA` names, the
+/// one thing outside the repository a test may read (CI sets it; so does
+/// the README's test command's user). Nothing else is searched: a fresh
+/// clone has nothing beside it.
+public enum MNISTFixture {
+    /// `$DEEPSCRATCH_DATA` ("" when unset, where nothing will be found).
+    public static var folder: String { ProcessInfo.processInfo.environment["DEEPSCRATCH_DATA"] ?? "" }
+
+    /// The folder, checked to hold the four IDX files (gzip or raw).
+    /// Missing data is a failure of the calling test, recorded here as well
+    /// as thrown: XCTest reports an error thrown from `setUpWithError` as a
+    /// skip, and a test must not pass as skipped for want of its data.
+    /// - Throws: naming the missing files, or saying `DEEPSCRATCH_DATA` is unset.
+    public static func checkedFolder(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let folder = folder
+        var problem: String?
+        if folder.isEmpty {
+            problem = "DEEPSCRATCH_DATA is not set: set it to a folder with MNIST's four IDX files"
+        } else if case let missing = IDXDataset.missingFiles(in: folder), !missing.isEmpty {
+            problem = "MNIST files \(missing) are missing from \(folder) (DEEPSCRATCH_DATA)"
+        }
+        if let problem {
+            XCTFail(problem, file: file, line: line)
+            throw MNISTFixtureError(problem)
+        }
+        return folder
+    }
+
+    nonisolated(unsafe) private static var cachedTest: LabeledImages?
+    private static let lock = NSLock()
+
+    /// MNIST's 10,000 test images, read once per test process.
+    /// - Throws: as `checkedFolder`, or the reader's error.
+    public static func testSet() throws -> LabeledImages {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cachedTest { return cachedTest }
+        let folder = try checkedFolder()
+        let set = try IDXDataset.loadPair(images: IDXDataset.locate("t10k-images-idx3-ubyte", in: folder)!,
+                                          labels: IDXDataset.locate("t10k-labels-idx1-ubyte", in: folder)!, classes: 10)
+        cachedTest = set
+        return set
+    }
+}
+
+/// Why the MNIST files the tests need are not there.
+public struct MNISTFixtureError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

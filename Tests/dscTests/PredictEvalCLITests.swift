@@ -1,4 +1,5 @@
 import DeepScratch
+import DeepScratchTestSupport
 import DeepScratchImage
 import Foundation
 import Glibc
@@ -36,31 +37,14 @@ enum DSCHarness {
     /// The 30 labelled digit pictures kept in the repository (Tests/Fixtures/README.md).
     static var digitPNGFolder: String { root + "/Tests/Fixtures/digits-png" }
 
-    /// The MNIST files CI provides: `$DEEPSCRATCH_DATA`, else `<package root>/../shared/data/mnist`.
-    static var mnistFolder: String {
-        if let d = ProcessInfo.processInfo.environment["DEEPSCRATCH_DATA"], !d.isEmpty { return d }
-        return URL(fileURLWithPath: root + "/../shared/data/mnist").standardizedFileURL.path
-    }
+    /// The MNIST folder (`MNISTFixture`: `$DEEPSCRATCH_DATA`).
+    static var mnistFolder: String { MNISTFixture.folder }
 
     /// The MNIST folder, checked to hold the four files (the test fails, it is not skipped, when they are missing).
-    static func mnist() throws -> String {
-        let folder = mnistFolder
-        let missing = IDXDataset.missingFiles(in: folder)
-        guard missing.isEmpty else { throw TestSupportError("MNIST files \(missing) missing from \(folder); set DEEPSCRATCH_DATA") }
-        return folder
-    }
+    static func mnist() throws -> String { try MNISTFixture.checkedFolder() }
 
-    nonisolated(unsafe) private static var cachedTest: LabeledImages?
-
-    /// The MNIST test set, read in-process with the engine's IDX reader.
-    static func testSet() throws -> LabeledImages {
-        if let cachedTest { return cachedTest }
-        let folder = try mnist()
-        let set = try IDXDataset.loadPair(images: IDXDataset.locate("t10k-images-idx3-ubyte", in: folder)!,
-                                          labels: IDXDataset.locate("t10k-labels-idx1-ubyte", in: folder)!, classes: 10)
-        cachedTest = set
-        return set
-    }
+    /// The MNIST test set, read once.
+    static func testSet() throws -> LabeledImages { try MNISTFixture.testSet() }
 
     /// Test image `index` as a PNG: as MNIST stores it (light on dark), or
     /// inverted and scaled up 3× (dark on light, 84×84).

@@ -256,7 +256,9 @@ public final class InferenceModel: @unchecked Sendable {
         let block: BlockBuffers?
     }
 
-    /// The buffers one thread keeps for blocks of images.
+    /// The buffers of one batch call's thread: for its blocks of images, or
+    /// for the chunks of a network with convolutions (then with room for the
+    /// patch matrix and no int8 buffers).
     final class BlockBuffers {
         let floats: UnsafeMutablePointer<Float>, positions: UnsafeMutablePointer<Int32>
         /// The block's ink pixels.
