@@ -56,7 +56,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Weight initialization: he (σ=√(2/n)), xavier (σ=√(1/n)) or small (σ=0.01). (default: he for the ReLU family, xavier otherwise)")
     var initialization: String?
 
-    @Option(parsing: .unconditional, help: "Number of epochs; on resume, the total to reach. (default: \(TrainDefaults.epochs), \(TrainDefaults.convolutionalEpochs) with --arch)")
+    @Option(parsing: .unconditional, help: "Number of epochs; on resume, the total to reach. (default: \(TrainDefaults.epochs), \(TrainDefaults.convolutionalEpochs) for a network with convolutions)")
     var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Mini-batch size; the last batch of an epoch may be smaller. (default: \(TrainDefaults.batch))")
@@ -65,7 +65,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimizer: sgd, momentum, rmsprop or adam. (default: \(TrainDefaults.optimizer))")
     var optimizer: String?
 
-    @Option(parsing: .unconditional, help: "Learning rate α₀. (default: 0.001 for adam and rmsprop, 0.002 for adam with --arch, 0.1 for sgd and momentum)")
+    @Option(parsing: .unconditional, help: "Learning rate α₀. (default: 0.001 for adam and rmsprop, 0.002 for adam on a network with convolutions, 0.1 for sgd and momentum)")
     var lr: Double?
 
     @Option(help: "Learning-rate decay: none, step, exp or cosine (to 0 at the last step). (default: cosine for adam, none otherwise)")
@@ -142,8 +142,7 @@ struct TrainCommand: ParsableCommand {
         let directory = try DataLocation.resolve(data, dataset: datasetName)
         let loadStart = monotonicSeconds()
         let dataset = try IDXDataset.load(directory: directory, classes: classNames.count)
-        let config = try makeConfig(resuming: resumed, inputSize: dataset.train.featureCount,
-                                    classCount: classNames.count, fashion: fashion,
+        let config = try makeConfig(resuming: resumed, classCount: classNames.count, fashion: fashion,
                                     image: ImageShape(channels: 1, height: dataset.train.rows, width: dataset.train.cols))
         Parallelism.setThreads(threads ?? Parallelism.processorCount)
         guard config.architecture.sizes.last! == classNames.count else {
@@ -172,10 +171,11 @@ struct TrainCommand: ParsableCommand {
                   foldBatchNorm: foldBatchNorm)
         }
         Terminal.line("data: \(directory): \(trainSplit.count) train, \(devSplit.count) dev, \(dataset.test.count) test images (\(Format.fixed(monotonicSeconds() - loadStart, 2)) s to load)")
-        if let layers = config.architecture.layers {
-            Terminal.line("network: \(LayerSpec.describe(layers)) (\(config.architecture.activation.rawValue)), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
+        let parameterCount = Format.grouped(Double(trainer.network.parameterCount))
+        if let form = config.architecture.fullyConnected {
+            Terminal.line("network: \(form.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), dropout \(form.keep.map { Format.fixed(1 - $0, 2) }.joined(separator: ",")), \(parameterCount) parameters")
         } else {
-        Terminal.line("network: \(config.architecture.sizes.map(String.init).joined(separator: "-")) \(config.architecture.activation.rawValue), dropout \(config.architecture.keep.map { Format.fixed(1 - $0, 2) }.joined(separator: ",")), \(Format.grouped(Double(trainer.network.parameterCount))) parameters")
+            Terminal.line("network: \(LayerSpec.describe(config.architecture.layers)) (\(config.architecture.activation.rawValue)), \(parameterCount) parameters")
         }
         Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), seed \(config.seed), \(Parallelism.threads) threads")
         Terminal.products()
@@ -323,11 +323,11 @@ struct TrainCommand: ParsableCommand {
     /// checkpoint's settings (if any) or the defaults.
     /// - Throws: `DeepScratchError.invalidSetting` naming the first bad flag.
     /// - Parameters:
-    ///   - inputSize: pixels per image of the data set.
+    ///   - image: the shape of the data set's images.
     ///   - classCount: number of classes (the output layer's size).
     ///   - fashion: use the Fashion-MNIST recipe for flags left out.
-    func makeConfig(resuming model: Model? = nil, inputSize: Int = 784, classCount: Int = 10,
-                    fashion: Bool = false, image: ImageShape = ImageShape(channels: 1, height: 28, width: 28)) throws -> TrainingConfig {
+    func makeConfig(resuming model: Model? = nil, classCount: Int = 10,
+                    fashion: Bool = false, image: ImageShape = .mnist) throws -> TrainingConfig {
         let defaults = fashion ? TrainDefaults.fashion : TrainDefaults.mnist
         func bad(_ name: String, _ value: String, _ expected: String) -> DeepScratchError {
             .invalidSetting(name: name, value: value, expected: expected)
@@ -353,31 +353,6 @@ struct TrainCommand: ParsableCommand {
                       "no --hidden or --dropout with --arch (give dense layers and dropout in the --arch spec)")
         }
         if let dropout, keep != nil { throw bad("--keep", keep ?? "", "not both --dropout \(dropout) and --keep (--keep is its old spelling)") }
-        var sizes: [Int]
-        if arch != nil || (hidden == nil && model?.architecture.layers != nil) {
-            sizes = [inputSize, classCount]
-        } else if let hidden {
-            sizes = [inputSize]
-            let h = hidden.trimmingCharacters(in: .whitespaces)
-            // An empty value is a mistake (an unset shell variable), not a
-            // request for softmax regression: that is spelled 'none'.
-            guard !h.isEmpty else {
-                throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024, or 'none'")
-            }
-            if h != "none" {
-                for part in h.split(separator: ",", omittingEmptySubsequences: false) {
-                    guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0 else {
-                        throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024")
-                    }
-                    sizes.append(n)
-                }
-            }
-            sizes.append(classCount)
-        } else if let model {
-            sizes = model.architecture.sizes
-        } else {
-            sizes = [inputSize] + defaults.hidden.split(separator: ",").map { Int($0)! } + [classCount]
-        }
         let act: ActivationKind
         if let activation {
             guard let a = ActivationKind(rawValue: activation) else {
@@ -394,49 +369,81 @@ struct TrainCommand: ParsableCommand {
             }
             initScheme = s
         }
-        let hiddenCount = sizes.count - 2
-        var keeps = [Double]()
-        var architecture: Architecture?
+        // One description: --arch gives the layer list; --hidden and --dropout
+        // are the fully connected form of it, each flag left out keeping the
+        // resumed run's value (or the recipe's default).
+        let had = base?.architecture ?? model?.architecture
+        let architecture: Architecture
         if let arch {
             let layers = try LayerSpec.parse(arch, input: image, activation: act)
             guard case .dense(classCount)? = layers.last else {
                 throw bad("--arch", arch, "a last layer 'dense \(classCount)' (one unit per class)")
             }
             architecture = Architecture(layers: layers, inputShape: image, activation: act)
-        } else if hidden == nil, let had = base?.architecture ?? model?.architecture, had.layers != nil {
-            architecture = had
+        } else if hidden == nil, let had, had.fullyConnected == nil {
+            // A list only --arch can spell: resumed as it is.
             if activation != nil, act != had.activation {
                 throw bad("--activation", act.rawValue, "the checkpoint's \(had.activation.rawValue) (give --arch to change it)")
             }
-        }
-        if architecture != nil {
-            // Dropout is part of the --arch spec.
-        } else if let dropout {
-            for part in dropout.split(separator: ",", omittingEmptySubsequences: false) {
-                guard let p = Double(part.trimmingCharacters(in: .whitespaces)), p >= 0, p < 1 else {
-                    throw bad("--dropout", dropout, "dropout probabilities in [0, 1), one or one per hidden layer")
-                }
-                // keep = 1 − p, as the layers hold it
-                keeps.append(1 - p)
+            if let given = dropout ?? keep {
+                throw bad(dropout != nil ? "--dropout" : "--keep", given,
+                          "no dropout flag for '\(LayerSpec.describe(had.layers))' (give --arch with its dropout)")
             }
-            if keeps.count != 1 && keeps.count != hiddenCount {
-                throw bad("--dropout", dropout, "one value or \(hiddenCount) (one per hidden layer)")
-            }
-        } else if let keep {
-            for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
-                guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
-                    throw bad("--keep", keep, "keep probabilities in (0, 1], one or one per hidden layer")
-                }
-                keeps.append(k)
-            }
-            if keeps.count != 1 && keeps.count != hiddenCount {
-                throw bad("--keep", keep, "one value or \(hiddenCount) (one per hidden layer)")
-            }
-            Terminal.warning("--keep \(keep) is deprecated: use --dropout \(keeps.map { String(((1 - $0) * 1e9).rounded() / 1e9) }.joined(separator: ",")) (the share of units dropped)")
-        } else if let base, base.architecture.keep.count == hiddenCount {
-            keeps = base.architecture.keep
+            architecture = had
         } else {
-            keeps = [1 - Double(defaults.dropout)!]
+            var sizes: [Int]
+            if let hidden {
+                sizes = [image.count]
+                let h = hidden.trimmingCharacters(in: .whitespaces)
+                // An empty value is a mistake (an unset shell variable), not a
+                // request for softmax regression: that is spelled 'none'.
+                guard !h.isEmpty else {
+                    throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024, or 'none'")
+                }
+                if h != "none" {
+                    for part in h.split(separator: ",", omittingEmptySubsequences: false) {
+                        guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0 else {
+                            throw bad("--hidden", hidden, "positive layer sizes separated by commas, e.g. 784,1024")
+                        }
+                        sizes.append(n)
+                    }
+                }
+                sizes.append(classCount)
+            } else if let form = had?.fullyConnected {
+                sizes = form.sizes
+            } else {
+                sizes = [image.count] + defaults.hidden.split(separator: ",").map { Int($0)! } + [classCount]
+            }
+            let hiddenCount = sizes.count - 2
+            var keeps = [Double]()
+            if let dropout {
+                for part in dropout.split(separator: ",", omittingEmptySubsequences: false) {
+                    guard let p = Double(part.trimmingCharacters(in: .whitespaces)), p >= 0, p < 1 else {
+                        throw bad("--dropout", dropout, "dropout probabilities in [0, 1), one or one per hidden layer")
+                    }
+                    // keep = 1 − p, as the layers hold it
+                    keeps.append(1 - p)
+                }
+                if keeps.count != 1 && keeps.count != hiddenCount {
+                    throw bad("--dropout", dropout, "one value or \(hiddenCount) (one per hidden layer)")
+                }
+            } else if let keep {
+                for part in keep.split(separator: ",", omittingEmptySubsequences: false) {
+                    guard let k = Double(part.trimmingCharacters(in: .whitespaces)), k > 0, k <= 1 else {
+                        throw bad("--keep", keep, "keep probabilities in (0, 1], one or one per hidden layer")
+                    }
+                    keeps.append(k)
+                }
+                if keeps.count != 1 && keeps.count != hiddenCount {
+                    throw bad("--keep", keep, "one value or \(hiddenCount) (one per hidden layer)")
+                }
+                Terminal.warning("--keep \(keep) is deprecated: use --dropout \(keeps.map { String(((1 - $0) * 1e9).rounded() / 1e9) }.joined(separator: ",")) (the share of units dropped)")
+            } else if let form = base?.architecture.fullyConnected, form.keep.count == hiddenCount {
+                keeps = form.keep
+            } else {
+                keeps = [1 - Double(defaults.dropout)!]
+            }
+            architecture = Architecture(sizes: sizes, activation: act, keep: keeps, inputShape: image)
         }
         let kind: OptimizerKind
         if let optimizer {
@@ -450,7 +457,7 @@ struct TrainCommand: ParsableCommand {
         let adaptive = kind == .adam || kind == .rmsprop
         let sameOptimizer = base?.optimizer.kind == kind
         // Convolutional networks (batch-normalized in the lenet preset) train well at Adam's 0.002.
-        let adaptiveRate = kind == .adam && architecture?.layers != nil ? TrainDefaults.convolutionalAdamRate : 0.001
+        let adaptiveRate = kind == .adam && architecture.hasConvolution ? TrainDefaults.convolutionalAdamRate : 0.001
         let rate = lr ?? (sameOptimizer ? base?.learningRate : nil) ?? (adaptive ? adaptiveRate : 0.1)
         let schedule: LearningRateDecay
         if decay == nil, decayRate == nil, decayEvery == nil, let base, sameOptimizer {
@@ -465,9 +472,9 @@ struct TrainCommand: ParsableCommand {
             }
         }
         var config = TrainingConfig(
-            architecture: architecture ?? Architecture(sizes: sizes, activation: act, keep: keeps),
+            architecture: architecture,
             initialization: initScheme,
-            epochs: epochs ?? base?.epochs ?? (arch != nil ? TrainDefaults.convolutionalEpochs : defaults.epochs),
+            epochs: epochs ?? base?.epochs ?? (architecture.hasConvolution ? TrainDefaults.convolutionalEpochs : defaults.epochs),
             batchSize: batch ?? base?.batchSize ?? TrainDefaults.batch,
             optimizer: OptimizerSettings(kind: kind, beta1: beta1 ?? base?.optimizer.beta1 ?? 0.9,
                                          beta2: beta2 ?? base?.optimizer.beta2 ?? 0.999),
@@ -514,8 +521,8 @@ enum TrainDefaults {
     /// 9 epochs); 90.46 % test accuracy (README, "Fashion-MNIST").
     static let fashion = Recipe(hidden: "1024,1024", epochs: 30, dropout: "0.3", augmentShift: 0)
 
-    /// Epochs when --arch is given (lenet: see docs/performance.md).
+    /// Epochs for a network with convolutions (lenet: see docs/performance.md).
     static let convolutionalEpochs = 4
-    /// Adam's learning rate when --arch is given.
+    /// Adam's learning rate for a network with convolutions.
     static let convolutionalAdamRate = 0.002
 }

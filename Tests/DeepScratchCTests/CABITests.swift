@@ -21,7 +21,7 @@ final class CABITests: XCTestCase {
 
     override func setUpWithError() throws {
         folder = try CTemporaryFolder()
-        smallModelPath = try saveModel(Architecture(sizes: [784, 32, 10]), seed: 7, name: "small.dsm")
+        smallModelPath = try saveModel(Architecture(sizes: [784, 32, 10], inputShape: .mnist), seed: 7, name: "small.dsm")
     }
 
     override func tearDown() {
@@ -209,7 +209,7 @@ final class CABITests: XCTestCase {
     func testLabelsAreTheClassNamesTheModelStores() throws {
         // As dsc train --dataset fashion saves them.
         let names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-        let m = try load(try saveModel(Architecture(sizes: [784, 16, 10]), seed: 5, name: "fashion.dsm", classes: names))
+        let m = try load(try saveModel(Architecture(sizes: [784, 16, 10], inputShape: .mnist), seed: 5, name: "fashion.dsm", classes: names))
         XCTAssertEqual((0..<10).map { label(m, $0) }, names)
     }
 
@@ -225,7 +225,7 @@ final class CABITests: XCTestCase {
 
     func testLabelWithNullBufferAndZeroCapacityReportsTheLength() throws {
         let labels = (0..<10).map { "class \(String(repeating: "x", count: $0))" }
-        let m = try load(try saveModel(Architecture(sizes: [784, 32, 10]), seed: 3, name: "named.dsm", classes: labels))
+        let m = try load(try saveModel(Architecture(sizes: [784, 32, 10], inputShape: .mnist), seed: 3, name: "named.dsm", classes: labels))
         for (i, text) in labels.enumerated() {
             var length = -1
             XCTAssertEqual(ds_model_label(m, i, nil, 0, &length), DS.ok)
@@ -236,7 +236,7 @@ final class CABITests: XCTestCase {
 
     func testLabelTruncatedToTheCapacityKeepsItsStartAndFullLength() throws {
         let labels = (0..<10).map { "digit number \($0)" }
-        let m = try load(try saveModel(Architecture(sizes: [784, 32, 10]), seed: 3, name: "long.dsm", classes: labels))
+        let m = try load(try saveModel(Architecture(sizes: [784, 32, 10], inputShape: .mnist), seed: 3, name: "long.dsm", classes: labels))
         var buffer = [CChar](repeating: 0x7F, count: 8)
         var length = -1
         XCTAssertEqual(ds_model_label(m, 4, &buffer, 6, &length), DS.ok)
@@ -269,7 +269,7 @@ final class CABITests: XCTestCase {
 
     func testLabelsWithQuotesControlCharactersAndUnicodeSurviveLabelAndMetadata() throws {
         let labels = ["zero \"0\"", "one\\1", "two\n2", "three\t3", "four\u{01}4", "fünf", "六", "7️⃣", "</eight>", "nine/9"]
-        let m = try load(try saveModel(Architecture(sizes: [784, 32, 10]), seed: 5, name: "unicode.dsm", classes: labels))
+        let m = try load(try saveModel(Architecture(sizes: [784, 32, 10], inputShape: .mnist), seed: 5, name: "unicode.dsm", classes: labels))
         for (i, text) in labels.enumerated() {
             XCTAssertEqual(label(m, i), text)
         }
@@ -325,7 +325,7 @@ final class CABITests: XCTestCase {
     }
 
     func testClassifyOfATanhNetworkWithTwoHiddenLayersMatchesAnIndependentForwardPass() throws {
-        let path = try saveModel(Architecture(sizes: [784, 24, 16, 10], activation: .tanh), seed: 9, name: "tanh.dsm")
+        let path = try saveModel(Architecture(sizes: [784, 24, 16, 10], activation: .tanh, inputShape: .mnist), seed: 9, name: "tanh.dsm")
         let m = try load(path)
         let reference = try ReferenceNetwork(path: path)
         XCTAssertEqual(reference.activation, .tanh)

@@ -14,7 +14,7 @@ final class DigitClassifierTests: XCTestCase {
 
     /// A model with random weights and biases: 784-48-32-10, ReLU.
     private func saveModel() throws -> (String, Model) {
-        let arch = Architecture(sizes: [784, 48, 32, 10], activation: .relu)
+        let arch = Architecture(sizes: [784, 48, 32, 10], activation: .relu, inputShape: .mnist)
         let net = arch.makeNetwork(Float.self, seed: 31)
         var rng = RandomSource(seed: 32)
         for d in net.denseLayers {

@@ -223,7 +223,7 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertTrue(model.layerList.contains("batchnorm 4"))
         let back = try Model.parse(model.serialized(), path: "c.dsm")
         XCTAssertEqual(back.parameters, model.parameters)
-        XCTAssertEqual(back.architecture.layers, arch.layers?.filter { $0 != .dropout(keep: 0.8) })
+        XCTAssertEqual(back.architecture.layers, arch.layers.filter { $0 != .dropout(keep: 0.8) })
         XCTAssertEqual(Set(back.parameters.map(\.name)),
                        ["W1", "gamma1", "beta1", "mean1", "var1", "W2", "b2", "W3", "gamma2", "beta2", "mean2", "var2", "W4", "b4"])
         XCTAssertEqual(back.parameters.first { $0.name == "W2" }?.shape, [6, 4, 3, 3])
@@ -246,8 +246,8 @@ final class ConvolutionTests: XCTestCase {
     func testFileWhoseTensorsDoNotFitTheLayersIsRejected() throws {
         let (arch, net) = try smallNetwork("conv 4 3x3, pool 2, dense 10")
         var model = Model(network: net, architecture: arch, standardization: .init(mean: 0, std: 1))
-        model.architecture.layers![0] = .conv(filters: 4, kernel: 5, stride: 1, padding: 0)
-        model.architecture.layers![3] = .dense(10)
+        model.architecture.layers[0] = .conv(filters: 4, kernel: 5, stride: 1, padding: 0)
+        model.architecture.layers[3] = .dense(10)
         assertThrowsDeepScratchError(try Model.parse(model.serialized(), path: "bad.dsm"), mentions: ["bad.dsm", "W1", "[4, 1, 5, 5]"])
     }
 
@@ -263,7 +263,7 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testFullyConnectedModelsStayFormat1_0() throws {
-        let arch = Architecture(sizes: [784, 8, 10])
+        let arch = Architecture(sizes: [784, 8, 10], inputShape: .mnist)
         let bytes = Model(network: arch.makeNetwork(Float.self, seed: 1), architecture: arch,
                           standardization: .init(mean: 0, std: 1)).serialized()
         XCTAssertEqual(bytes[10], 0)

@@ -47,7 +47,7 @@ final class Int8FirstLayerTests: XCTestCase {
 
     /// A model with random weights: 784-70-10 (a last panel of 6 outputs).
     private func model(precision: Precision) throws -> String {
-        let arch = Architecture(sizes: [784, 70, 10], activation: .relu)
+        let arch = Architecture(sizes: [784, 70, 10], activation: .relu, inputShape: .mnist)
         let net = arch.makeNetwork(Float.self, seed: 72)
         var rng = RandomSource(seed: 73)
         for d in net.denseLayers {

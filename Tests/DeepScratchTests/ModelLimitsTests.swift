@@ -134,7 +134,7 @@ final class ModelLimitsTests: XCTestCase {
         let lenet = InferenceWorkspace(Architecture(layers: try LayerSpec.parse("lenet", input: mnist, activation: .relu), inputShape: mnist))
         // 28 → conv 5 → 32 x 24 x 24 = 18,432 values; conv 2 patches 32·25 x 8·8 = 51,200.
         XCTAssertEqual([lenet.widest, lenet.widestPatch, lenet.perImage, lenet.chunk], [18432, 51200, 2 * 18432 + 51200, 256])
-        let shipped = InferenceWorkspace(Architecture(sizes: [784, 512, 512, 10]))
+        let shipped = InferenceWorkspace(Architecture(sizes: [784, 512, 512, 10], inputShape: .mnist))
         XCTAssertEqual([shipped.widest, shipped.perImage, shipped.chunk], [784, 2 * 784 + 3 * 784, 256])
         // 2^20 inputs: 5 · 2^20 values per image, so 2^28 / (5 · 2^20) = 51 images at a time.
         let wide = InferenceWorkspace(Architecture(sizes: [1 << 20, 2]))
@@ -151,7 +151,7 @@ final class ModelLimitsTests: XCTestCase {
         let small = ImageShape(channels: 3, height: 9, width: 9)
         let architectures = [
             Architecture(sizes: [12, 7, 5]),
-            Architecture(sizes: [784, 30, 20, 10], activation: .tanh, keep: [0.5, 0.8]),
+            Architecture(sizes: [784, 30, 20, 10], activation: .tanh, keep: [0.5, 0.8], inputShape: .mnist),
             Architecture(layers: try LayerSpec.parse("lenet", input: mnist, activation: .relu), inputShape: mnist),
             Architecture(layers: try LayerSpec.parse("conv 4 3x3 pad 1 bn, avgpool 2 stride 1, conv 2 1x1, bn, dense 6 bn dropout 0.3, dense 3",
                                                      input: small, activation: .leakyReLU), inputShape: small),

@@ -10,7 +10,7 @@ final class NetworkAndTrainerTests: XCTestCase {
     // MARK: Architecture and initialization
 
     func testMakeNetworkBuildsDenseActivationDropoutInOrder() {
-        let arch = Architecture(sizes: [784, 1024, 1024, 10], activation: .relu, keep: [0.5])
+        let arch = Architecture(sizes: [784, 1024, 1024, 10], activation: .relu, keep: [0.5], inputShape: .mnist)
         XCTAssertEqual(arch.keep, [0.5, 0.5], "a single keep value applies to every hidden layer")
         let net = arch.makeNetwork(Float.self, seed: 1)
         let layers = net.layers
@@ -348,7 +348,7 @@ final class NetworkAndTrainerTests: XCTestCase {
         XCTAssertEqual(mnist.train.cols, 28)
         let train = mnist.train.slice(0..<2000)
         let test = mnist.test.slice(0..<1000)
-        let config = TrainingConfig(architecture: Architecture(sizes: [784, 128, 10], activation: .relu, keep: [1]),
+        let config = TrainingConfig(architecture: Architecture(sizes: [784, 128, 10], activation: .relu, keep: [1], inputShape: .mnist),
                                     epochs: 5, batchSize: 64, optimizer: OptimizerSettings(kind: .adam),
                                     learningRate: 1e-3, seed: 1)
         let trainer = try Trainer(config: config, standardization: Standardization(fitting: train))

@@ -37,6 +37,7 @@ final class TrainCommandTests: XCTestCase {
     func testHiddenNoneGivesSoftmaxRegression() throws {
         let c = try config(["--hidden", "none"])
         XCTAssertEqual(c.architecture.sizes, [784, 10])
+        XCTAssertEqual(c.architecture.layers, [.dense(10)])
         XCTAssertEqual(c.architecture.keep, [])
     }
 
@@ -118,7 +119,7 @@ final class TrainCommandTests: XCTestCase {
     }
 
     func testInputAndClassCountComeFromTheDataSet() throws {
-        let c = try TrainCommand.parse(["--hidden", "16"]).makeConfig(inputSize: 64, classCount: 3)
+        let c = try TrainCommand.parse(["--hidden", "16"]).makeConfig(classCount: 3, image: ImageShape(channels: 1, height: 8, width: 8))
         XCTAssertEqual(c.architecture.sizes, [64, 16, 3])
         XCTAssertEqual(try DataLocation.parseClasses(" a, b ,c"), ["a", "b", "c"])
         XCTAssertEqual(try DataLocation.classNames(nil, dataset: "fashion").last, "Ankle boot")
@@ -139,12 +140,31 @@ final class TrainArchFlagTests: XCTestCase {
         try TrainCommand.parse(arguments).makeConfig()
     }
 
+    func testHiddenAndDropoutAreShorthandForTheSameLayerList() throws {
+        let sugar = try config(["--hidden", "512,256", "--dropout", "0.2,0.1", "--seed", "7"])
+        let spelled = try config(["--arch", "dense 512 dropout 0.2, dense 256 dropout 0.1, dense 10", "--seed", "7"])
+        XCTAssertEqual(sugar.architecture, spelled.architecture)
+        XCTAssertEqual(sugar.architecture.layers, [.dense(512), .activation(.relu), .dropout(keep: 0.8),
+                                                   .dense(256), .activation(.relu), .dropout(keep: 0.9), .dense(10)])
+        XCTAssertEqual(spelled.architecture.fullyConnected?.sizes, [784, 512, 256, 10])
+        XCTAssertEqual(spelled.architecture.fullyConnected?.keep, [0.8, 0.9])
+        // Without convolutions, the fully connected recipe's defaults hold however the list is spelled.
+        XCTAssertEqual(spelled.epochs, sugar.epochs)
+        XCTAssertEqual(spelled.learningRate, sugar.learningRate)
+        // Same seed, same list: the same weights and dropout streams.
+        let (a, b) = (sugar.architecture.makeNetwork(Float.self, seed: 7), spelled.architecture.makeNetwork(Float.self, seed: 7))
+        XCTAssertEqual(a.parameters.map(\.value.values), b.parameters.map(\.value.values))
+        XCTAssertEqual(a.dropoutLayers.map { $0.rng.next() }, b.dropoutLayers.map { $0.rng.next() })
+        XCTAssertNotEqual(a.dropoutLayers[0].rng.next(), a.dropoutLayers[1].rng.next(), "each dropout layer has its own stream")
+    }
+
     func testLenetPresetGivesItsLayersFourEpochsAndKeepsTheOtherDefaults() throws {
         let c = try config(["--arch", "lenet"])
         let layers = try XCTUnwrap(c.architecture.layers)
         XCTAssertEqual(layers.first, .conv(filters: 32, kernel: 5, stride: 1, padding: 0))
         XCTAssertEqual(layers.last, .dense(10))
-        XCTAssertEqual(c.architecture.sizes, [784, 10])
+        XCTAssertEqual(c.architecture.sizes, [784, 256, 10], "the input, then every dense layer's width")
+        XCTAssertNil(c.architecture.fullyConnected, "lenet has no --hidden form")
         XCTAssertEqual(c.architecture.inputShape, ImageShape(channels: 1, height: 28, width: 28))
         XCTAssertEqual(c.epochs, 4)
         XCTAssertEqual(c.optimizer.kind, .adam)

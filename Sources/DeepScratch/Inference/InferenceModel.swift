@@ -513,7 +513,7 @@ struct InferenceWorkspace: Equatable, Sendable {
     ///   and a patch matrix at most 2^16 · 15² · 2^28, so nothing here
     ///   overflows.
     init(_ architecture: Architecture) {
-        let (specs, input) = architecture.inferenceSpecs
+        let (specs, input) = (architecture.inferenceLayers, architecture.inputShape)
         var widest = input.count, patch = 0
         if case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) {
             var shape = input

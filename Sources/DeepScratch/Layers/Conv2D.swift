@@ -118,6 +118,10 @@ struct ConvGeometry {
     var padding: Int
     /// Rows of the patch matrix, `C·k·k`.
     var patch: Int { input.channels * kernel * kernel }
+    /// Input and output sides, kernel, stride, padding: the names of the formulas.
+    var sides: (H: Int, W: Int, OH: Int, OW: Int, k: Int, s: Int, p: Int) {
+        (input.height, input.width, output.height, output.width, kernel, stride, padding)
+    }
 
     /// The output columns `ox` whose input column `x = ox·s − p + kx` lies
     /// inside `0..<W`: the part of a patch row that im2col copies and
@@ -166,9 +170,8 @@ func convolve<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, W: Un
 @_specialize(where T == Double)
 func im2col<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, rows: Range<Int>,
                        into cols: UnsafeMutablePointer<T>) {
-    let (H, W, k, s, p) = (g.input.height, g.input.width, g.kernel, g.stride, g.padding)
-    let (OH, OW) = (g.output.height, g.output.width)
-    let rowLength = OH * OW * m
+    let (H, W, OH, OW, k, s, p) = g.sides
+    let rowLength = OH * OW * m  // one patch row: every output pixel of every example
     for r in rows {
         let c = r / (k * k), ky = (r / k) % k, kx = r % k
         let dst = cols + r * rowLength
@@ -199,9 +202,8 @@ func im2col<T: Scalar>(_ g: ConvGeometry, _ A: UnsafePointer<T>, m: Int, rows: R
 @_specialize(where T == Double)
 func col2im<T: Scalar>(_ g: ConvGeometry, _ dcols: UnsafePointer<T>, m: Int, channels: Range<Int>,
                        into dA: UnsafeMutablePointer<T>) {
-    let (H, W, k, s, p) = (g.input.height, g.input.width, g.kernel, g.stride, g.padding)
-    let (OH, OW) = (g.output.height, g.output.width)
-    let rowLength = OH * OW * m
+    let (H, W, OH, OW, k, s, p) = g.sides
+    let rowLength = OH * OW * m  // one patch row: every output pixel of every example
     guard !channels.isEmpty else { return }
     (dA + channels.lowerBound * H * W * m).update(repeating: 0, count: channels.count * H * W * m)
     for c in channels {

@@ -20,6 +20,9 @@ public struct ImageShape: Equatable, Hashable, Sendable, CustomStringConvertible
         self.width = width
     }
 
+    /// One MNIST image: 1 × 28 × 28.
+    public static let mnist = ImageShape(channels: 1, height: 28, width: 28)
+
     /// Number of values of one image, `C·H·W` (rows of the batch matrix).
     public var count: Int { channels * height * width }
     /// Pixels per channel, `H·W`.

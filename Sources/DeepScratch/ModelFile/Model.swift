@@ -43,7 +43,7 @@ public struct Model: Sendable {
         }
         self.architecture = architecture
         let shape = architecture.inputShape
-        self.inputShape = inputShape ?? (architecture.layers == nil ? [28, 28, 1] : [shape.height, shape.width, shape.channels])
+        self.inputShape = inputShape ?? [shape.height, shape.width, shape.channels]
         self.classes = classes ?? (0..<network.classes).map { "\($0)" }
         self.standardization = standardization
         self.polarity = polarity
@@ -55,19 +55,15 @@ public struct Model: Sendable {
     /// Total number of parameters.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.values.count } }
 
-    /// A Float32 network (no dropout) holding this model's parameters.
+    /// A Float32 network holding this model's parameters (its dropout
+    /// layers, if any, do nothing outside training).
     /// - Throws: `DeepScratchError.badModel` when the architecture or the
     ///   parameters do not fit (a model changed after loading: a loaded or
     ///   trained one always fits).
     public func makeNetwork() throws -> Network<Float> {
-        // What Architecture.makeNetwork requires: layers that fit, one keep probability per hidden layer.
-        guard architecture.storedTensorShapes != nil,
-              architecture.layers != nil || architecture.keep.count == architecture.sizes.count - 2 else {
-            throw problem("the layers do not fit the input shape")
-        }
-        var inference = architecture
-        inference.keep = Array(repeating: 1, count: inference.keep.count)
-        let net = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
+        // What Architecture.makeNetwork requires: layers that fit.
+        guard architecture.storedTensorShapes != nil else { throw problem("the layers do not fit the input shape") }
+        let net = architecture.makeNetwork(Float.self, seed: 0, drawWeights: false)
         try load(into: net)
         return net
     }
@@ -102,7 +98,8 @@ public struct Model: Sendable {
         // from the same list): one layer per spec, each batch normalization
         // as wide as the rows of the layer before, so nothing below is out of
         // range. A mismatched pair is left unfolded.
-        guard let specs = architecture.layers, network.layers.count == specs.count else { return nil }
+        let specs = architecture.layers
+        guard network.layers.count == specs.count else { return nil }
         let old = network.layers
         func foldable(_ i: Int) -> Bool {
             i > 0 && old[i] is BatchNorm<Float> && (old[i - 1] is Dense<Float> || old[i - 1] is Conv2D<Float>)
@@ -141,17 +138,7 @@ public struct Model: Sendable {
     public var layerList: [String] { layerStrings }
 
     /// The inference layer list of the file's `model.layers` key.
-    var layerStrings: [String] {
-        if let layers = architecture.layers { return LayerSpec.fileStrings(layers, input: architecture.inputShape) }
-        var out = [String]()
-        let s = architecture.sizes
-        for l in 1..<s.count {
-            out.append("dense \(s[l - 1]) \(s[l])")
-            if l < s.count - 1 { out.append(architecture.activation.rawValue) }
-        }
-        out.append("softmax")
-        return out
-    }
+    var layerStrings: [String] { LayerSpec.fileStrings(architecture.layers, input: architecture.inputShape) }
 
     // MARK: Writing
 
@@ -164,6 +151,7 @@ public struct Model: Sendable {
         meta.removeAll(withPrefix: "input.")
         meta.removeAll(withPrefix: "checkpoint.")
         meta.removeAll(withPrefix: "train.config.")
+        let layerStrings = self.layerStrings
         meta["model.layers"] = .strings(layerStrings)
         meta["model.input_shape"] = .ints(inputShape.map(Int64.init))
         meta["model.classes"] = .strings(classes)
@@ -188,8 +176,7 @@ public struct Model: Sendable {
         var w = ByteWriter()
         w.bytes += ModelFormat.magic
         w.u16(ModelFormat.major)
-        // Fully connected models stay 1.0, readable by every 1.x reader.
-        w.u16(architecture.layers == nil ? 0 : ModelFormat.minor)
+        w.u16(ModelFormat.minor(forLayerStrings: layerStrings))
         w.u32(UInt32(ModelFormat.headerSize))
         w.u64(0)                      // file size, patched below
         w.u32(3)                      // sections
@@ -381,25 +368,22 @@ public struct Model: Sendable {
         guard inputValues <= ModelFormat.maximumLayerValues else {
             throw bad("model.input_shape \(inputShape) is \(inputValues) values per image, more than the \(ModelFormat.maximumLayerValues) allowed")
         }
-        let architecture: Architecture
-        let newKinds = ["conv", "maxpool", "avgpool", "batchnorm"]
-        if let first = layers.first(where: { l in newKinds.contains { l.hasPrefix($0) } }) {
-            guard minor >= 1 else { throw bad("layer '\(first)' needs format 1.1, the file says \(major).\(minor)") }
-            let shape = ImageShape(channels: inputShape[2], height: inputShape[0], width: inputShape[1])
-            switch LayerSpec.parseFileStrings(layers, input: shape) {
-            case let .failure(p): throw bad("model.layers layer \(p.layer) \(p.reason)")
-            case let .success(specs):
-                let activation = specs.lazy.compactMap { s -> ActivationKind? in
-                    if case let .activation(a) = s { return a } else { return nil }
-                }.first ?? .relu
-                architecture = Architecture(layers: specs, inputShape: shape, activation: activation)
-            }
-        } else {
-            architecture = try parseLayers(layers, inputSize: inputValues, bad: bad)
+        if minor < 1, let first = layers.first(where: { ModelFormat.minor(forLayerStrings: [$0]) > minor }) {
+            throw bad("layer '\(first)' needs format 1.1, the file says \(major).\(minor)")
         }
-        // Both kinds of architecture have at least [inputs, classes] in `sizes`.
-        let outputs = architecture.sizes[architecture.sizes.count - 1]
-        guard classes.count == outputs else { throw bad("\(classes.count) class labels for \(outputs) outputs") }
+        let shape = ImageShape(channels: inputShape[2], height: inputShape[0], width: inputShape[1])
+        let specs: [LayerSpec]
+        switch LayerSpec.parseFileStrings(layers, input: shape) {
+        case let .failure(p): throw bad("model.layers layer \(p.layer) \(p.reason)")
+        case let .success(s): specs = s
+        }
+        let activation = specs.lazy.compactMap { s -> ActivationKind? in
+            if case let .activation(a) = s { return a } else { return nil }
+        }.first ?? .relu
+        let architecture = Architecture(layers: specs, inputShape: shape, activation: activation)
+        guard classes.count == architecture.classes else {
+            throw bad("\(classes.count) class labels for \(architecture.classes) outputs")
+        }
 
         // The layers against the directory and the working memory (step 8):
         // nothing sized by the file has been allocated before this point.
@@ -421,9 +405,7 @@ public struct Model: Sendable {
         var parameters = [NamedTensor]()
         var network: Network<Float>?
         if buildNetwork {
-            var inference = architecture
-            inference.keep = Array(repeating: 1, count: inference.keep.count)
-            let built = inference.makeNetwork(Float.self, seed: 0, drawWeights: false)
+            let built = architecture.makeNetwork(Float.self, seed: 0, drawWeights: false)
             // The network stores exactly the tensors the layout lists (both follow
             // the layer list: Architecture.storedTensorShapes), each with room
             // for the values of its checked shape.
@@ -470,33 +452,6 @@ public struct Model: Sendable {
         self.metadata = metadata
         self.trainingState = trainingState
         self.precision = precision
-    }
-
-    /// The architecture a `model.layers` list describes.
-    static func parseLayers(_ layers: [String], inputSize: Int, bad: (String) -> DeepScratchError) throws -> Architecture {
-        var sizes = [inputSize]
-        var activation: ActivationKind?
-        guard layers.last == "softmax" else { throw bad("model.layers must end with softmax") }
-        var expectDense = true
-        for (i, layer) in layers.dropLast().enumerated() {
-            let words = layer.split(separator: " ")
-            if expectDense {
-                guard words.count == 3, words[0] == "dense", let n = Int(words[1]), let m = Int(words[2]),
-                      (1...(1 << 20)).contains(m) else {
-                    throw bad("layer \(i + 1) '\(layer)': expected 'dense IN OUT'")
-                }
-                let previous = sizes[sizes.count - 1]
-                guard n == previous else { throw bad("layer \(i + 1) '\(layer)' takes \(n) inputs, the previous layer gives \(previous)") }
-                sizes.append(m)
-            } else {
-                guard let a = ActivationKind(rawValue: layer) else { throw bad("layer \(i + 1) '\(layer)' is not a known activation") }
-                guard activation == nil || activation == a else { throw bad("layer \(i + 1): mixed activations are not supported") }
-                activation = a
-            }
-            expectDense.toggle()
-        }
-        guard !expectDense, sizes.count >= 2 else { throw bad("model.layers must end with a dense layer before softmax") }
-        return Architecture(sizes: sizes, activation: activation ?? .relu)
     }
 }
 

@@ -30,6 +30,16 @@ enum ModelFormat {
     static let batchChunk = 256
 
     static let meta = "META", directory = "TDIR", data = "TDAT"
+
+    /// The layer strings that need format 1.1 (conv, pooling, batch normalization).
+    static let layerKinds11 = ["conv", "maxpool", "avgpool", "batchnorm"]
+
+    /// The minor version a file of these layer strings is written as: the
+    /// lowest that has every kind they use (fully connected models stay 1.0,
+    /// readable by every 1.x reader).
+    static func minor(forLayerStrings strings: [String]) -> UInt16 {
+        strings.contains { s in layerKinds11.contains { s.hasPrefix($0) } } ? 1 : 0
+    }
     static let requiredFlag: UInt32 = 1
 }
 

@@ -34,7 +34,7 @@ extension Model {
     /// tensors where it finds none; no bias where it finds none).
     func inferenceLayers(tensors lookup: (String) -> NamedTensor?) -> [ModelLayer] {
         // The list the network was built from (its dropout layers, which hold nothing, are left out below).
-        let (specs, input) = architecture.layers.map { ($0, architecture.inputShape) } ?? architecture.inferenceSpecs
+        let (specs, input) = (architecture.layers, architecture.inputShape)
         guard case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) else { return [] }
         func tensor(_ name: String) -> NamedTensor { lookup(name) ?? NamedTensor(name: name, shape: [], values: []) }
         func optional(_ name: String) -> NamedTensor? { lookup(name) }

@@ -50,12 +50,17 @@ public struct TrainingState: Sendable {
 
     func write(to meta: inout Metadata) {
         let c = config
-        meta["train.config.sizes"] = .ints(c.architecture.sizes.map(Int64.init))
-        meta["train.config.activation"] = .string(c.architecture.activation.rawValue)
-        meta["train.config.keep"] = .doubles(c.architecture.keep)
-        if let layers = c.architecture.layers {
-            let shape = c.architecture.inputShape
-            meta["train.config.arch"] = .string(LayerSpec.describe(layers))
+        // A fully connected list as its widths and keep probabilities (the
+        // form every 1.x reader reads); any other list as its --arch spec and
+        // input shape, with sizes [inputs, classes] and no keep values.
+        let a = c.architecture
+        let form = a.fullyConnected
+        meta["train.config.sizes"] = .ints((form?.sizes ?? [a.inputShape.count, a.classes]).map(Int64.init))
+        meta["train.config.activation"] = .string(a.activation.rawValue)
+        meta["train.config.keep"] = .doubles(form?.keep ?? [])
+        if form == nil {
+            let shape = a.inputShape
+            meta["train.config.arch"] = .string(LayerSpec.describe(a.layers))
             meta["train.config.input_shape"] = .ints([shape.height, shape.width, shape.channels].map(Int64.init))
         }
         meta["train.config.init"] = .string(c.initialization?.rawValue ?? "default")
@@ -166,8 +171,7 @@ public struct TrainingState: Sendable {
             seed: UInt64(bitPattern: Int64(seed)))
         config.augmentShift = try int("train.config.augment_shift", 0...8)
         do { try config.validate() } catch let e as DeepScratchError { throw bad("checkpoint settings: \(e)") }
-        let dropoutCount = architecture.layers.map { $0.filter { if case .dropout = $0 { return true } else { return false } }.count }
-            ?? keep.filter { $0 < 1 }.count
+        let dropoutCount = architecture.layers.filter { if case .dropout = $0 { return true } else { return false } }.count
         self.init(
             config: config, devCount: try int("train.config.dev"),
             epochsDone: try int("checkpoint.epochs_done"), stepsDone: try int("checkpoint.steps_done"),
@@ -188,7 +192,7 @@ public struct TrainingState: Sendable {
                 guard m.values.count == p.values.count else { throw bad("checkpoint tensor \(m.name) does not match \(p.name)") }
             }
         }
-        guard architecture.layers != nil || Array(sizes64.map { Int($0) }) == parameters.chainSizes else {
+        guard meta["train.config.arch"] != nil || Array(sizes64.map { Int($0) }) == parameters.chainSizes else {
             throw bad("checkpoint settings describe layers \(sizes64), the weights have \(parameters.chainSizes)")
         }
     }

@@ -1,5 +1,5 @@
-/// One layer of a network beyond the fully connected one, as an
-/// `Architecture` lists it (the softmax head is implicit).
+/// One layer of a network, as an `Architecture` lists it (the softmax head
+/// is implicit).
 public enum LayerSpec: Equatable, Hashable, Sendable {
     /// A fully connected layer of this many outputs (any input is taken
     /// flattened, channel-major).
@@ -88,9 +88,12 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
     }
 
     /// Builds the network of `layers` on `input`, which `shapes(of:input:)`
-    /// must accept. Weights are drawn with `initialization` (fan-in `C·k·k`
-    /// for convolutions), biases are 0, batch normalization starts at γ = 1,
-    /// β = 0; a layer followed by a batch normalization has no bias.
+    /// must accept. Weights are drawn in list order from one generator seeded
+    /// with `seed`, with `initialization` (fan-in `C·k·k` for convolutions);
+    /// biases are 0, batch normalization starts at γ = 1, β = 0; a layer
+    /// followed by a batch normalization has no bias. The n-th dropout layer
+    /// (from 1) draws its masks from its own generator, seeded
+    /// `seed ^ (0xD509_0000 + n · 0x9E3779B9)`.
     public static func makeNetwork<T: Scalar>(
         _ layers: [LayerSpec], input: ImageShape, _: T.Type = T.self, initialization: WeightInit,
         seed: UInt64, drawWeights: Bool = true
@@ -103,6 +106,7 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
         var rng = RandomSource(seed: seed)
         var built: [any Layer<T>] = []
         var shape = input
+        var dropouts = 0
         let slots = TensorNames.slots(of: layers)
         for (i, spec) in layers.enumerated() {
             // Which weighted layer or normalization this is, and whether it has a bias.
@@ -131,7 +135,9 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
             case let .activation(a):
                 built.append(a.makeLayer(size: shape.count, as: T.self))
             case let .dropout(k):
-                let dropoutRNG = RandomSource(seed: seed ^ (0xD509_0000 &+ UInt64(i + 1) &* 0x9E37_79B9))
+                // The n-th dropout layer of the list draws from seed ^ (0xD509_0000 + n·0x9E3779B9).
+                dropouts += 1
+                let dropoutRNG = RandomSource(seed: seed ^ (0xD509_0000 &+ UInt64(dropouts) &* 0x9E37_79B9))
                 built.append(Dropout<T>(size: shape.count, keep: k, rng: dropoutRNG))
             }
             shape = shapes[i]

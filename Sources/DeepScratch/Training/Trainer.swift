@@ -44,19 +44,16 @@ public struct TrainingConfig: Equatable, Sendable {
         func bad(_ name: String, _ value: Any, _ expected: String) -> DeepScratchError {
             .invalidSetting(name: name, value: "\(value)", expected: expected)
         }
-        let sizes = architecture.sizes
-        guard sizes.count >= 2 else { throw bad("layer sizes", sizes, "an input size and a class count") }
-        if let z = sizes.first(where: { $0 <= 0 }) { throw bad("layer size", z, "a positive integer") }
-        guard architecture.keep.count == sizes.count - 2 else {
-            throw bad("keep probabilities", architecture.keep.map { "\($0)" }.joined(separator: ","),
-                      "one per hidden layer (\(sizes.count - 2)) or a single value")
+        let layers = architecture.layers
+        guard case .dense? = layers.last else {
+            throw bad("layer sizes", architecture.sizes, "an input size and a class count (layers ending in a dense layer)")
         }
-        if let k = architecture.keep.first(where: { !($0 > 0 && $0 <= 1) }) {
-            throw bad("keep probability", k, "a number in (0, 1]")
-        }
-        if let layers = architecture.layers {
-            if case let .failure(p) = LayerSpec.shapes(of: layers, input: architecture.inputShape) {
-                throw bad("layer \(p.layer)", LayerSpec.describe(layers), p.reason)
+        if case let .failure(p) = LayerSpec.shapes(of: layers, input: architecture.inputShape) {
+            // Named as the fully connected form's settings are, where the layer is one of them.
+            switch layers[p.layer - 1] {
+            case let .dropout(k): throw bad("keep probability", k, p.reason)
+            case let .dense(n): throw bad("layer size", n, p.reason)
+            default: throw bad("layer \(p.layer)", LayerSpec.describe(layers), p.reason)
             }
         }
         guard epochs >= 1 else { throw bad("epochs", epochs, "a positive integer") }
@@ -205,13 +202,10 @@ public final class Trainer {
         let had = model.architecture
         let want = config.architecture
         // Dropout does not change the weights (and finished files do not record it).
-        func inference(_ a: Architecture) -> [LayerSpec]? {
-            a.layers?.filter { if case .dropout = $0 { return false } else { return true } }
-        }
-        if had.sizes != want.sizes || had.activation != want.activation || inference(had) != inference(want) {
+        if had.sizes != want.sizes || had.activation != want.activation || had.inferenceLayers != want.inferenceLayers {
             func describe(_ a: Architecture) -> String {
-                if let layers = a.layers { return "'" + LayerSpec.describe(layers) + "' " + a.activation.rawValue }
-                return a.sizes.map(String.init).joined(separator: "-") + " " + a.activation.rawValue
+                if let form = a.fullyConnected { return form.sizes.map(String.init).joined(separator: "-") + " " + a.activation.rawValue }
+                return "'" + LayerSpec.describe(a.layers) + "' " + a.activation.rawValue
             }
             throw DeepScratchError.invalidSetting(
                 name: "architecture", value: describe(want),
@@ -367,7 +361,7 @@ public final class Trainer {
     public func evaluate(_ images: LabeledImages, batchSize: Int = 1000) throws -> Evaluation {
         // Convolutional networks evaluate in batches of 256: a batch of 1,000 would grow every
         // layer's buffers (im2col above all) fourfold over training's.
-        let batch = config.architecture.layers == nil ? batchSize : min(batchSize, max(256, config.batchSize))
+        let batch = !config.architecture.hasConvolution ? batchSize : min(batchSize, max(256, config.batchSize))
         return try network.evaluate(images, standardization: standardization, batchSize: batch)
     }
 }
