@@ -58,16 +58,25 @@ extern "C" {
  * must run with a library whose major version is M: check it once at start
  * with DS_CHECK_VERSION(). Minor versions only add functions. */
 #define DS_VERSION_MAJOR 1
-#define DS_VERSION_MINOR 1
+#define DS_VERSION_MINOR 2
 #define DS_VERSION_PATCH 0
-#define DS_VERSION_STRING "1.1.0"
-/* 1.1 added ds_set_threads, ds_get_threads and ds_set_spin. */
+#define DS_VERSION_STRING "1.2.0"
+/* 1.1 added ds_set_threads, ds_get_threads and ds_set_spin.
+ * 1.2 added ds_version_minor, ds_model_input_shape, pixel buffers
+ * (ds_classify_pixels, ds_preprocess_*), ds_classify_png_files and load
+ * options
+ * (ds_load_options_default, ds_model_load_with_options,
+ * ds_model_load_memory_with_options). */
 
 /* The library's version, "MAJOR.MINOR.PATCH". Static: never free it. */
 const char *ds_version(void);
 
 /* The library's major version. */
 int ds_version_major(void);
+
+/* The library's minor version (since 1.2; a 1.0 or 1.1 library lacks the
+ * symbol: look it up with dlsym to support those). */
+int ds_version_minor(void);
 
 /* Status of a call. New codes may be added in minor versions: treat unknown
  * nonzero codes as errors. */
@@ -80,7 +89,7 @@ typedef enum ds_status {
     DS_ERR_IO = 2,
     /* Not a valid DeepScratch model file (damaged, truncated, newer format). */
     DS_ERR_BAD_MODEL = 3,
-    /* Not a usable PNG: not a PNG, truncated, too large, or no digit in it. */
+    /* Not a usable image: not a PNG, truncated, too large, or no digit in it. */
     DS_ERR_BAD_IMAGE = 4,
     /* The library's major version differs from the header's. */
     DS_ERR_VERSION_MISMATCH = 5,
@@ -240,6 +249,101 @@ ds_status ds_get_threads(size_t *out_threads);
  * other quickly, at the price of up to that much CPU time per worker after
  * each call. Process-wide; takes effect at once. */
 ds_status ds_set_spin(unsigned int spin_microseconds);
+
+/* ------------------------------------------------------------------ */
+/* Input shape, pixel buffers, preprocessing (since 1.2)              */
+/* ------------------------------------------------------------------ */
+
+/* The model's input image: height, width and channels (MNIST models: 28,
+ * 28, 1); their product is ds_model_input_size. Any of the three pointers
+ * may be NULL (that value is then not written). */
+ds_status ds_model_input_shape(const ds_model *model, size_t *out_height, size_t *out_width,
+                               size_t *out_channels);
+
+/* How the bytes of a pixel buffer are laid out, pixel by pixel in a row.
+ * Values are stable: new formats get new numbers. */
+typedef enum ds_pixel_format {
+    DS_PIXELS_GRAY8 = 1,   /* 1 byte: gray, 0 black ... 255 white */
+    DS_PIXELS_RGB8 = 2,    /* 3 bytes: red, green, blue */
+    DS_PIXELS_RGBA8 = 3,   /* 4 bytes: red, green, blue, alpha (not premultiplied; 0 transparent) */
+    DS_PIXELS_GRAY16 = 4   /* 2 bytes: gray 0 ... 65535, in the host's byte order */
+} ds_pixel_format;
+
+/* A picture in memory (a camera frame, a canvas, a scanned form): `width` x
+ * `height` pixels in `format`, row after row, each row starting
+ * `stride_bytes` after the one before (at least width times the pixel's
+ * bytes; rows need no alignment). It is classified exactly as a PNG of the
+ * same pixels would be (ds_classify_png_*): the same conversion to gray
+ * (RGB weighted 77:150:29 of 256; transparent pixels are background), the
+ * same preprocessing (polarity either way, background flattening, crop to
+ * the ink, scaling, centering by mass) and the same limits (sides up to
+ * 16384 pixels, at most 2^26 pixels): DS_ERR_BAD_IMAGE for a picture with
+ * no digit in it or beyond the limits, DS_ERR_INVALID_ARGUMENT for a NULL
+ * pixels pointer, a zero side, a stride shorter than a row or an unknown
+ * format. The buffer is only read, during the call. out_class must not be
+ * NULL; probabilities may be NULL. Thread-safe as ds_classify. */
+ds_status ds_classify_pixels(const ds_model *model, const void *pixels, size_t width, size_t height,
+                             size_t stride_bytes, ds_pixel_format format, float *probabilities,
+                             size_t probability_count, int *out_class);
+
+/* `count` PNG files (UTF-8 paths), classified across the library's threads
+ * (see "Threads"), each as ds_classify_png_file would. out_classes (not
+ * NULL) receives count classes, -1 for a file that failed; out_statuses
+ * (may be NULL) one status per file; probabilities (may be NULL) count x
+ * class_count values, file after file (a failed file's left unchanged).
+ * Returns DS_OK when every file was classified, else the first failed
+ * file's status, with ds_last_error() naming it and how many failed; the
+ * other files are classified all the same. count 0 is DS_OK and touches
+ * nothing. Any NULL path is DS_ERR_INVALID_ARGUMENT before any work. */
+ds_status ds_classify_png_files(const ds_model *model, const char *const *paths, size_t count,
+                                float *probabilities, size_t probability_count, int *out_classes,
+                                ds_status *out_statuses);
+
+/* What classification sees: the model-input image a PNG file, PNG bytes or
+ * a pixel buffer becomes, as ds_model_input_size floats in [0, 1] (0
+ * background, 1 ink, row-major, the model's polarity applied), written to
+ * `out_input` (input_count must be at least the input size). Passing them
+ * to ds_classify gives the same answer as ds_classify_png_* or
+ * ds_classify_pixels on the original. The same arguments, checks and
+ * errors as those functions; thread-safe as they are. */
+ds_status ds_preprocess_png_file(const ds_model *model, const char *path, float *out_input, size_t input_count);
+ds_status ds_preprocess_png_memory(const ds_model *model, const void *data, size_t size, float *out_input,
+                                   size_t input_count);
+ds_status ds_preprocess_pixels(const ds_model *model, const void *pixels, size_t width, size_t height,
+                               size_t stride_bytes, ds_pixel_format format, float *out_input,
+                               size_t input_count);
+
+/* ------------------------------------------------------------------ */
+/* Load options (since 1.2)                                           */
+/* ------------------------------------------------------------------ */
+
+/* Options of ds_model_load_with_options. Versioned by its size: fill it with
+ * ds_load_options_default (which sets struct_size to the size this header
+ * declares), then change the fields you need. Later minor versions only
+ * append fields; a library reads the fields the caller's struct_size
+ * covers (the others keep their defaults) and refuses a struct that sets a
+ * field it does not know to anything but zero (DS_ERR_INVALID_ARGUMENT). */
+typedef struct ds_load_options {
+    /* sizeof(ds_load_options) as the caller was compiled. */
+    size_t struct_size;
+    /* If not 0: as ds_set_threads(threads), done before the model loads
+     * (process-wide). Default 0: the library's setting is left alone. */
+    size_t threads;
+    /* If not 0: refuse a model of more bytes than this before reading it
+     * (a file: DS_ERR_IO, as for a file past the format's 2 GiB; a buffer:
+     * DS_ERR_BAD_MODEL); for hosts that take models from untrusted places
+     * and want a tighter bound. Default 0: the format's limit. */
+    size_t max_model_bytes;
+} ds_load_options;
+
+/* Fills *options with the defaults (struct_size = sizeof(ds_load_options)). */
+ds_status ds_load_options_default(ds_load_options *options);
+
+/* ds_model_load and ds_model_load_memory with options; options may be NULL
+ * (the defaults). */
+ds_status ds_model_load_with_options(const char *path, const ds_load_options *options, ds_model **out_model);
+ds_status ds_model_load_memory_with_options(const void *data, size_t size, const ds_load_options *options,
+                                            ds_model **out_model);
 
 #ifdef __cplusplus
 }

@@ -138,7 +138,7 @@ public func ds_classify_batch(_ model: OpaquePointer?, _ pixels: UnsafePointer<F
 }
 
 /// Classifies a decoded picture.
-private func classify(_ handle: ModelHandle, _ decode: () throws -> GrayImage, name: String,
+func classify(_ handle: ModelHandle, _ decode: () throws -> GrayImage, name: String,
                       _ probabilities: UnsafeMutablePointer<Float>?, _ probabilityCount: Int,
                       _ outClass: UnsafeMutablePointer<Int32>?) -> Int32 {
     let m = handle.inference

@@ -1,33 +1,16 @@
 import DeepScratch
 import Glibc
 
-/// Loads the model file at `path`.
+/// Loads the model file at `path` (the default options).
 @c(ds_model_load)
 public func ds_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    guard let path else { return fail(.invalidArgument, "path is NULL") }
-    guard let out else { return fail(.invalidArgument, "out_model is NULL") }
-    do {
-        let model = try InferenceModel(path: String(cString: path))
-        out.pointee = register(ModelHandle(model))
-        return Status.ok.rawValue
-    } catch {
-        return fail(error)
-    }
+    ds_model_load_with_options(path, nil, out)
 }
 
-/// Loads a model from `size` bytes at `data`.
+/// Loads a model from `size` bytes at `data` (the default options).
 @c(ds_model_load_memory)
 public func ds_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    guard let data else { return fail(.invalidArgument, "data is NULL") }
-    guard let out else { return fail(.invalidArgument, "out_model is NULL") }
-    guard let n = count(size) else { return fail(.invalidArgument, "size \(UInt(bitPattern: size)) is too large") }
-    do {
-        let model = try InferenceModel(bytes: UnsafeRawBufferPointer(start: data, count: n), name: "<memory>")
-        out.pointee = register(ModelHandle(model))
-        return Status.ok.rawValue
-    } catch {
-        return fail(error)
-    }
+    ds_model_load_memory_with_options(data, size, nil, out)
 }
 
 /// Frees a model (NULL is fine).
@@ -60,6 +43,20 @@ public func ds_model_input_size(_ model: OpaquePointer?, _ out: UnsafeMutablePoi
 @c(ds_model_class_count)
 public func ds_model_class_count(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Int>?) -> Int32 {
     answer(model, out, "out_count") { $0.classCount }
+}
+
+/// The model's input image: height, width, channels (any pointer may be NULL).
+@c(ds_model_input_shape)
+public func ds_model_input_shape(_ model: OpaquePointer?, _ height: UnsafeMutablePointer<Int>?,
+                                 _ width: UnsafeMutablePointer<Int>?, _ channels: UnsafeMutablePointer<Int>?) -> Int32 {
+    var status = Status.ok.rawValue
+    guard let handle = lookup(model, &status) else { return status }
+    // Three values, each 1...2^16: a loaded model's model.input_shape.
+    let shape = handle.inference.model.inputShape
+    height?.pointee = shape[0]
+    width?.pointee = shape[1]
+    channels?.pointee = shape[2]
+    return status
 }
 
 /// Copies a NUL-terminated `text` into (`buffer`, `capacity`), truncating,

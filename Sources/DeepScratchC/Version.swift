@@ -14,6 +14,10 @@ public func ds_version() -> UnsafePointer<CChar> {
 @c(ds_version_major)
 public func ds_version_major() -> Int32 { libraryMajor }
 
+/// The library's minor version (since 1.2).
+@c(ds_version_minor)
+public func ds_version_minor() -> Int32 { Int32(DeepScratchVersion.minor) }
+
 /// DS_OK if the caller's header has the library's major version.
 @c(ds_check_version)
 public func ds_check_version(_ headerMajor: Int32) -> Int32 {

@@ -137,25 +137,10 @@ public enum PNG {
             png_image_finish_read(&image, nil, raw.baseAddress, Int32(width * channels), nil)
         }
         guard ok != 0 else { throw DeepScratchError.badImage(path: name, reason: message(image)) }
-        if channels == 1 { return GrayImage(width: width, height: height, gray: pixels) }
-        var gray = [UInt8](unsafeUninitializedCapacity: n) { _, count in count = n }
-        var alpha = [UInt8](repeating: 255, count: n)
-        pixels.withUnsafeBufferPointer { src in
-            gray.withUnsafeMutableBufferPointer { dst in
-                alpha.withUnsafeMutableBufferPointer { a in
-                    let p = src.baseAddress!, g = dst.baseAddress!, al = a.baseAddress!
-                    switch channels {
-                    case 2:
-                        for i in 0..<n { g[i] = p[2 * i]; al[i] = p[2 * i + 1] }
-                    case 3:
-                        for i in 0..<n { g[i] = luma(p[3 * i], p[3 * i + 1], p[3 * i + 2]) }
-                    default:
-                        for i in 0..<n { g[i] = luma(p[4 * i], p[4 * i + 1], p[4 * i + 2]); al[i] = p[4 * i + 3] }
-                    }
-                }
-            }
+        let format: PixelFormat = [1: .gray8, 2: .grayAlpha8, 3: .rgb8][channels] ?? .rgba8
+        return try pixels.withUnsafeBytes {
+            try GrayImage(pixels: $0.baseAddress!, width: width, height: height, stride: width * channels, format: format, name: name)
         }
-        return GrayImage(width: width, height: height, gray: gray, alpha: alpha)
     }
 
     /// 16-bit samples (alpha premultiplied, as libpng's linear formats are)

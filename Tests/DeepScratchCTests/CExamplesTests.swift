@@ -294,6 +294,25 @@ final class CExamplesTests: XCTestCase {
         XCTAssertFalse(needed.stdout.contains("libswift"), "classify-static needs a Swift library:\n\(needed.stdout)")
     }
 
+    // MARK: - frames.c (1.2: pixel buffers)
+
+    func testFramesExampleClassifiesCameraLikeRGBAFramesAsThePNGsInBothPolarities() throws {
+        let frames = try compiler.buildC([CPaths.examples + "/frames.c"], name: "frames")
+        let digits = try exampleDigits() + (try CPaths.digitPNGs())
+        let result = try runCProcess(frames, [CPaths.shippedModel] + digits.map(\.path),
+                                     environment: try compiler.runEnvironment(), limit: 300)
+        XCTAssertEqual(result.status, 0, result.summary)
+        XCTAssertEqual(result.stdoutLines.count, digits.count, result.summary)
+        for (line, digit) in zip(result.stdoutLines, digits) {
+            // "PATH: png L, page L, board L (W x H)": the same label three times, the file's own.
+            XCTAssertTrue(line.hasPrefix("\(digit.path): png \(digit.label), page \(digit.label), board \(digit.label) ("), line)
+        }
+        let missing = try runCProcess(frames, [CPaths.shippedModel, folder.path + "/missing_3.png"],
+                                      environment: try compiler.runEnvironment(), limit: 60)
+        XCTAssertEqual(missing.status, 1, missing.summary)
+        XCTAssertTrue(missing.stderr.contains("missing_3.png"), missing.summary)
+    }
+
     func testClassifyExampleReportsAMissingFileAndStillClassifiesTheOthers() throws {
         let classify = try compiler.buildC([CPaths.examples + "/classify.c"], name: "classify")
         let digits = try exampleDigits()

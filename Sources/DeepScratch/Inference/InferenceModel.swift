@@ -93,9 +93,11 @@ public final class InferenceModel: @unchecked Sendable {
     }
 
     /// Loads and validates the model file at `path`.
+    /// - Parameter maximumBytes: refuse a larger file before reading it
+    ///   (`cannotRead`, as for a file past the format's 2 GiB).
     /// - Throws: `DeepScratchError.cannotRead` or `.badModel` naming the problem.
-    public convenience init(path: String) throws {
-        let (model, network) = try Model.loadNetwork(path: path)
+    public convenience init(path: String, maximumBytes: Int = Int.max) throws {
+        let (model, network) = try Model.loadNetwork(path: path, maximumBytes: maximumBytes)
         try self.init(model: model, network: network)
     }
 

@@ -289,6 +289,21 @@ public enum Parallelism {
 
     /// The number of CPUs online.
     public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Calls `body(i)` for every `i` in `0 ..< count`, spread over the
+    /// engine's threads, each taking the next unclaimed item (for items of
+    /// uneven cost, such as pictures to decode); returns when all are done.
+    /// Work `body` itself splits runs on its own thread only.
+    public static func forEachItem(_ count: Int, _ body: (Int) -> Void) {
+        let next = Atomic<Int>(0)
+        pool.run { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                if i >= count { break }
+                body(i)
+            }
+        }
+    }
 }
 
 /// Work that the pool's threads run together: `run(piece:)` is called once

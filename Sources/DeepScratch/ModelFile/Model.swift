@@ -259,8 +259,9 @@ public struct Model: Sendable {
     /// decoded once, into the network's own matrices (the model's
     /// `parameters` stay empty). The fast path for classifying.
     /// - Throws: `DeepScratchError.cannotRead` or `.badModel` naming the file and the problem.
-    public static func loadNetwork(path: String) throws -> (Model, Network<Float>) {
-        try AtomicFile.withContents(of: path, limit: ModelFormat.maximumFileSize) { raw in
+    /// - Parameter maximumBytes: refuse a larger file (`cannotRead`), at most the format's 2 GiB.
+    public static func loadNetwork(path: String, maximumBytes: Int = Int.max) throws -> (Model, Network<Float>) {
+        try AtomicFile.withContents(of: path, limit: min(maximumBytes, ModelFormat.maximumFileSize)) { raw in
             let (model, network) = try parse(raw: raw, path: path, buildNetwork: true)
             return (model, network!)  // buildNetwork: a network or a thrown error
         }
@@ -466,7 +467,7 @@ private func hex(_ v: UInt64) -> String {
 /// holds the two equal, and `examples/Makefile` reads the header).
 public enum DeepScratchVersion {
     public static let major = 1
-    public static let minor = 1
+    public static let minor = 2
     public static let patch = 0
     /// "MAJOR.MINOR.PATCH".
     public static let string = "\(major).\(minor).\(patch)"
