@@ -148,6 +148,44 @@ final class CExamplesTests: XCTestCase {
         CHECK(strstr(ds_last_error(), "783") != NULL && strstr(ds_last_error(), "784") != NULL);
         free(images);
 
+        /* 1.2: input shape, what classification sees, pixel buffers, PNG batches, load options. */
+        CHECK(ds_version_minor() == DS_VERSION_MINOR);
+        size_t height = 0, width = 0, channels = 0;
+        CHECK(ds_model_input_shape(view, &height, &width, &channels) == DS_OK && height == 28 && width == 28 && channels == 1);
+        float seen[784], seen2[784];
+        CHECK(ds_preprocess_png_file(view, argv[2], seen, 784) == DS_OK);
+        png = read_file(argv[2], &png_size);
+        CHECK(png != NULL && ds_preprocess_png_memory(view, png, png_size, seen2, 784) == DS_OK && memcmp(seen, seen2, sizeof seen) == 0);
+        free(png);
+        CHECK(ds_classify(view, seen, 784, q, 10, &k2) == DS_OK && k2 == k && memcmp(p, q, sizeof p) == 0);
+        /* The input as an RGBA frame, light ink on black, rows padded: the same input again. */
+        unsigned char frame[28 * 120];
+        memset(frame, 0x55, sizeof frame);
+        for (int y = 0; y < 28; y++)
+            for (int x = 0; x < 28; x++) {
+                unsigned char v = (unsigned char)(seen[y * 28 + x] * 255 + 0.5f);
+                unsigned char *px = frame + y * 120 + 4 * x;
+                px[0] = px[1] = px[2] = v;
+                px[3] = 255;
+            }
+        CHECK(ds_preprocess_pixels(view, frame, 28, 28, 120, DS_PIXELS_RGBA8, seen2, 784) == DS_OK);
+        CHECK(ds_classify_pixels(view, frame, 28, 28, 120, DS_PIXELS_RGBA8, q, 10, &k2) == DS_OK && k2 == k);
+        CHECK(ds_classify_pixels(view, frame, 28, 28, 111, DS_PIXELS_RGBA8, q, 10, &k2) == DS_ERR_INVALID_ARGUMENT);
+        const char *files[2] = {argv[2], "/nonexistent/digit.png"};
+        int file_classes[2] = {-2, -2};
+        ds_status file_statuses[2] = {DS_OK, DS_OK};
+        CHECK(ds_classify_png_files(view, files, 2, NULL, 0, file_classes, file_statuses) == DS_ERR_IO);
+        CHECK(file_classes[0] == k && file_classes[1] == -1 && file_statuses[0] == DS_OK && file_statuses[1] == DS_ERR_IO);
+        ds_load_options options;
+        CHECK(ds_load_options_default(&options) == DS_OK && options.struct_size == sizeof options && options.threads == 0);
+        options.max_model_bytes = 100;
+        ds_model *limited = NULL;
+        CHECK(ds_model_load_with_options(argv[1], &options, &limited) == DS_ERR_IO && limited == NULL);
+        CHECK(ds_model_load_memory_with_options(frame, sizeof frame, &options, &limited) == DS_ERR_BAD_MODEL);
+        options.max_model_bytes = 0;
+        CHECK(ds_model_load_with_options(argv[1], &options, &limited) == DS_OK && ds_model_free(limited) == DS_OK);
+        CHECK(ds_model_load_with_options(argv[1], NULL, &limited) == DS_OK && ds_model_free(limited) == DS_OK);
+
         size_t model_size = 0;
         unsigned char *bytes = read_file(argv[1], &model_size);
         size_t threads = 0;
@@ -193,7 +231,7 @@ final class CExamplesTests: XCTestCase {
 
     func testSmokeProgramCallsEveryFunctionTheHeaderDeclares() throws {
         let functions = try headerFunctions()
-        XCTAssertEqual(functions.count, 19, "\(functions.sorted())")
+        XCTAssertEqual(functions.count, 29, "\(functions.sorted())")
         for name in functions.sorted() {
             XCTAssertTrue(Self.smokeProgram.contains(name + "("), "the smoke program does not call \(name)")
         }
