@@ -1,7 +1,9 @@
 /* frames MODEL.dsm IMAGE.png ...
  *
- * Camera frames in memory (since 1.2): for each PNG, the model-input image
- * the library makes of it (ds_preprocess_png_file) is painted, enlarged, into
+ * Camera frames in memory (since 1.2): the PNGs are classified in one call
+ * across the library's threads (ds_classify_png_files); then, for each, the
+ * model-input image the library makes of it (ds_preprocess_png_file) is
+ * painted, enlarged, into
  * RGBA frames as a camera or a canvas would hold them -- dark ink on an
  * unevenly lit, tinted page, and light ink on a dark board, with rows padded
  * -- and each frame is classified from its pixels (ds_classify_pixels).
@@ -56,25 +58,37 @@ int main(int argc, char **argv) {
         fprintf(stderr, "frames: needs libdeepscratch 1.2 or later, this is %s\n", ds_version());
         return 2;
     }
+    /* A model from elsewhere: at most 64 MiB, checked before it is read. */
+    ds_load_options options;
+    ds_load_options_default(&options);
+    options.max_model_bytes = (size_t)64 << 20;
     ds_model *m = NULL;
-    if (ds_model_load(argv[1], &m) != DS_OK) {
+    if (ds_model_load_with_options(argv[1], &options, &m) != DS_OK) {
         fprintf(stderr, "frames: %s\n", ds_last_error());
         return 2;
     }
     size_t h = 0, w = 0, c = 0, classes = 0;
     ds_model_input_shape(m, &h, &w, &c);
     ds_model_class_count(m, &classes);
+    size_t n = (size_t)(argc - 2);
     float *x = malloc(h * w * c * sizeof *x), *p = malloc(classes * sizeof *p);
-    if (x == NULL || p == NULL || h != w || c != 1) {
-        fprintf(stderr, "frames: the model does not take square gray images\n");
+    int *png_classes = malloc(n * sizeof *png_classes);
+    ds_status *statuses = malloc(n * sizeof *statuses);
+    if (x == NULL || p == NULL || png_classes == NULL || statuses == NULL || h != w || c != 1) {
+        fprintf(stderr, "frames: out of memory, or the model does not take square gray images\n");
         return 2;
     }
     int failures = 0;
+    if (ds_classify_png_files(m, (const char *const *)(argv + 2), n, NULL, 0, png_classes, statuses) != DS_OK)
+        fprintf(stderr, "frames: %s\n", ds_last_error()); /* the first file that failed, and how many did */
     for (int i = 2; i < argc; i++) {
-        int from_png, k[2];
+        int from_png = png_classes[i - 2], k[2];
         size_t fw = 0, fh = 0, stride;
-        if (ds_classify_png_file(m, argv[i], p, classes, &from_png) != DS_OK ||
-            ds_preprocess_png_file(m, argv[i], x, h * w) != DS_OK) {
+        if (statuses[i - 2] != DS_OK) {
+            failures++;
+            continue;
+        }
+        if (ds_preprocess_png_file(m, argv[i], x, h * w) != DS_OK) {
             fprintf(stderr, "frames: %s\n", ds_last_error());
             failures++;
             continue;
@@ -98,6 +112,8 @@ int main(int argc, char **argv) {
     }
     free(x);
     free(p);
+    free(png_classes);
+    free(statuses);
     ds_model_free(m);
     return failures ? 1 : 0;
 }
