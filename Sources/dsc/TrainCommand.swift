@@ -95,6 +95,9 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y, drawn per image and epoch; 0 = off. (default: \(TrainDefaults.augmentShift))")
     var augmentShift: Int?
 
+    @Option(help: "Data augmentation: random distortions of each training image, drawn per image and epoch: affine (rotation ±12°, size ±10 %, shear, ±2 px), elastic (a smooth random displacement field, as Simard et al. 2003), stroke (thinner or thicker pen), comma-separated, or none. See them with dsc show --augment. (default: none)")
+    var augment: String?
+
     @Option(parsing: .unconditional, help: "Number of training images held out as the dev split, taken from the end. (default: 5000)")
     var dev: Int?
 
@@ -177,7 +180,7 @@ struct TrainCommand: ParsableCommand {
         } else {
             Terminal.line("network: \(LayerSpec.describe(config.architecture.layers)) (\(config.architecture.activation.rawValue)), \(parameterCount) parameters")
         }
-        Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), seed \(config.seed), \(Parallelism.threads) threads")
+        Terminal.line("training: \(config.optimizer.kind.rawValue) lr \(config.learningRate) decay \(describe(config.decay)), batch \(config.batchSize), \(config.epochs) epochs, L2 \(config.l2), shift ±\(config.augmentShift), augment \(config.augment), seed \(config.seed), \(Parallelism.threads) threads")
         Terminal.products()
         if let resumed {
             if resumed.trainingState != nil {
@@ -480,6 +483,7 @@ struct TrainCommand: ParsableCommand {
                                          beta2: beta2 ?? base?.optimizer.beta2 ?? 0.999),
             learningRate: rate, decay: schedule, l2: l2 ?? base?.l2 ?? 0, seed: seed ?? base?.seed ?? 1)
         config.augmentShift = augmentShift ?? base?.augmentShift ?? defaults.augmentShift
+        config.augment = try augment.map { try Augmentation(parsing: $0) } ?? base?.augment ?? .none
         try config.validate()
         return config
     }

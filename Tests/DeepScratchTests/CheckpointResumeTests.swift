@@ -178,6 +178,22 @@ final class CheckpointResumeTests: XCTestCase {
         try assertSameEnd(config(.rmsprop), stops: [9])
     }
 
+    func testResumingWithEveryDistortionEndsBitIdenticalAndTheCheckpointKeepsThem() throws {
+        var c = config(.adam)
+        c.augment = Augmentation(affine: true, elastic: true, stroke: true)
+        try assertSameEnd(c, stops: [3, 7])
+        // The setting itself survives a checkpoint (and is absent, as before, when off).
+        let trainer = try Trainer(config: c, standardization: Standardization(mean: 0, std: 1))
+        var model = Model(network: trainer.network, architecture: c.architecture, standardization: trainer.standardization,
+                          inputShape: [4, 4, 1], foldBatchNorm: false)
+        model.trainingState = trainer.trainingState(devCount: 0)
+        let back = try Model.parse(model.serialized(), path: "augment.dsm")
+        XCTAssertEqual(back.trainingState?.config.augment, c.augment)
+        XCTAssertEqual(back.metadata["train.config.augment"], .string("affine,elastic,stroke"))
+        model.trainingState = try Trainer(config: config(.adam), standardization: trainer.standardization).trainingState(devCount: 0)
+        XCTAssertNil(try Model.parse(model.serialized(), path: "plain.dsm").metadata["train.config.augment"])
+    }
+
     func testResumingWithoutDropoutOrAugmentationEndsBitIdentical() throws {
         var c = config(.adam)
         c.architecture = Architecture(sizes: c.architecture.sizes, activation: c.architecture.activation, keep: [1])

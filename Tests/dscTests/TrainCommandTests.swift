@@ -34,6 +34,12 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(c.decay, LearningRateDecay.none)
     }
 
+    func testAugmentNamesTheDistortionsAndIsOffByDefault() throws {
+        XCTAssertEqual(try config([]).augment, .none)
+        XCTAssertEqual(try config(["--augment", "affine,stroke"]).augment, Augmentation(affine: true, stroke: true))
+        XCTAssertThrowsError(try config(["--augment", "blur"])) { XCTAssertTrue("\($0)".contains("--augment"), "\($0)") }
+    }
+
     func testHiddenNoneGivesSoftmaxRegression() throws {
         let c = try config(["--hidden", "none"])
         XCTAssertEqual(c.architecture.sizes, [784, 10])

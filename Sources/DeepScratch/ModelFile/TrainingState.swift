@@ -85,6 +85,7 @@ public struct TrainingState: Sendable {
         meta["train.config.l2"] = .double(c.l2)
         meta["train.config.seed"] = .int(Int64(bitPattern: c.seed))
         meta["train.config.augment_shift"] = .int(Int64(c.augmentShift))
+        if !c.augment.isEmpty { meta["train.config.augment"] = .string(c.augment.description) }
         meta["train.config.dev"] = .int(Int64(devCount))
         meta["checkpoint.epochs_done"] = .int(Int64(epochsDone))
         meta["checkpoint.steps_done"] = .int(Int64(stepsDone))
@@ -170,6 +171,12 @@ public struct TrainingState: Sendable {
             learningRate: try double("train.config.lr"), decay: decay, l2: try double("train.config.l2"),
             seed: UInt64(bitPattern: Int64(seed)))
         config.augmentShift = try int("train.config.augment_shift", 0...8)
+        if let spec = meta["train.config.augment"] {
+            guard let text = spec.stringValue, let augment = try? Augmentation(parsing: text) else {
+                throw bad("checkpoint key train.config.augment is not a list of distortions (affine, elastic, stroke)")
+            }
+            config.augment = augment
+        }
         do { try config.validate() } catch let e as DeepScratchError { throw bad("checkpoint settings: \(e)") }
         let dropoutCount = architecture.layers.filter { if case .dropout = $0 { return true } else { return false } }.count
         self.init(

@@ -23,6 +23,9 @@ public struct TrainingConfig: Equatable, Sendable {
     /// Data augmentation: each training example is shifted by up to this
     /// many pixels in each direction, drawn per example and epoch (0 = off).
     public var augmentShift: Int = 0
+    /// Data augmentation: random distortions of each training image, drawn
+    /// per image and epoch (none by default).
+    public var augment: Augmentation = .none
 
     public init(architecture: Architecture, initialization: WeightInit? = nil, epochs: Int, batchSize: Int,
                 optimizer: OptimizerSettings, learningRate: Double, decay: LearningRateDecay = .none,
@@ -165,6 +168,8 @@ public final class Trainer {
     private let X: Matrix<Float>
     private var batchLabels: [Int32]
     private var shifts: [Int8] = []
+    /// The random numbers of the batch's distortions.
+    private var draws: [Double] = []
 
     /// Examples of the current epoch already trained on (0 at an epoch boundary).
     public private(set) var examplesDone = 0
@@ -339,7 +344,13 @@ public final class Trainer {
             if shifts.count < 2 * m { shifts = [Int8](repeating: 0, count: 2 * m) }
             for i in 0..<(2 * m) { shifts[i] = Int8(augmentRNG.nextInt(below: 2 * shift + 1) - shift) }
         }
-        data.assemble(indices, table: table, into: X, labels: &batchLabels, shifts: shift > 0 ? shifts : nil)
+        if config.augment.isEmpty {
+            data.assemble(indices, table: table, into: X, labels: &batchLabels, shifts: shift > 0 ? shifts : nil)
+        } else {
+            config.augment.draw(count: m, rows: data.rows, cols: data.cols, from: &augmentRNG, into: &draws)
+            data.assemble(indices, table: table, into: X, labels: &batchLabels, shifts: shift > 0 ? shifts : nil,
+                          augmentation: config.augment, draws: draws)
+        }
         let A = network.forward(X, training: true)
         return try batchLabels.withUnsafeBufferPointer { all -> (Double, Int) in
             let labels = UnsafeBufferPointer(rebasing: all[0..<m])
