@@ -64,7 +64,7 @@ struct ShowCommand: ParsableCommand {
             var draws: [Double] = []
             augmentation.draw(count: variants, rows: images.rows, cols: images.cols, from: &rng, into: &draws)
             let perImage = augmentation.drawsPerImage(rows: images.rows, cols: images.cols)
-            var work = [Float](repeating: 0, count: n), distorted = [UInt8](repeating: 0, count: n)
+            var work = [Float](repeating: 0, count: Augmentation.workSize(rows: images.rows, cols: images.cols)), distorted = [UInt8](repeating: 0, count: n)
             for v in 0..<variants {
                 original.withUnsafeBufferPointer { src in
                     draws.withUnsafeBufferPointer { u in

@@ -17,7 +17,7 @@ final class AugmentationTests: XCTestCase {
     private func distort(_ a: Augmentation, _ draws: [Double], dx: Int = 0, dy: Int = 0, _ src: [UInt8]? = nil) -> [UInt8] {
         let src = src ?? image()
         precondition(draws.count == a.drawsPerImage(rows: 28, cols: 28))
-        var work = [Float](repeating: 0, count: 784), out = [UInt8](repeating: 1, count: 784)
+        var work = [Float](repeating: 0, count: Augmentation.workSize(rows: 28, cols: 28)), out = [UInt8](repeating: 1, count: 784)
         a.distort(src, rows: 28, cols: 28, draws: draws, dx: dx, dy: dy, work: &work, into: &out)
         return out
     }

@@ -92,15 +92,18 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
     /// Distorts one `rows × cols` image `src` into `dst` with the random
     /// numbers `u` (`drawsPerImage` values in [−1, 1)) and the integer shift
     /// (`dx` right, `dy` down), sampling bilinearly; outside the image is
-    /// background (0). `work` holds `rows × cols` floats.
+    /// background (0). `work` holds `workSize(rows:cols:)` floats.
     public func distort(_ src: UnsafePointer<UInt8>, rows: Int, cols: Int, draws u: UnsafePointer<Double>, dx: Int, dy: Int,
                  work: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<UInt8>) {
         var next = 0
         func take() -> Double { defer { next += 1 }; return u[next] }
-        // The source as floats, strokes changed first (the pen, then the page).
-        let count = rows * cols
-        for i in 0..<count { work[i] = Float(src[i]) }
-        if stroke { changeStrokes(src, rows: rows, cols: cols, by: take(), into: work) }
+        // The source as floats, strokes changed first (the pen, then the page), framed by
+        // background: 1 pixel above and left, 2 below and right, so sampling needs no bounds checks.
+        let stride = cols + 3
+        work.update(repeating: 0, count: Self.workSize(rows: rows, cols: cols))
+        let inner = work + stride + 1
+        for r in 0..<rows { for c in 0..<cols { inner[r * stride + c] = Float(src[r * cols + c]) } }
+        if stroke { changeStrokes(src, rows: rows, cols: cols, by: take(), into: inner, stride: stride) }
         // Output pixel p (centered coordinates) reads source point M·p + t + e(p), M the inverse of the
         // affine map A = R(θ)·Shear(k)·S(s), t the inverse shift, e the elastic displacement.
         var (m00, m01, m10, m11) = (1.0, 0.0, 0.0, 1.0)
@@ -116,43 +119,58 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
             (m00, m01, m10, m11) = ((c + k * sn) / s, (sn - k * c) / s, -sn / s, c / s)
         }
         let gw = Self.gridSide(cols)
-        let grid = elastic ? u + next : nil
-        let (cx, cy) = (Double(cols - 1) / 2, Double(rows - 1) / 2)
-        let spacing = Double(Self.elasticSpacing)
-        for r in 0..<rows {
-            for c in 0..<cols {
-                let (px, py) = (Double(c) - cx, Double(r) - cy)
-                var sx = m00 * px + m01 * py + cx + tx
-                var sy = m10 * px + m11 * py + cy + ty
-                if let grid {
-                    // e(p): the control points' displacements, bilinear between them.
-                    let gx = Double(c) / spacing, gy = Double(r) / spacing
-                    let (ix, iy) = (Int(gx), Int(gy))
-                    let (fx, fy) = (gx - Double(ix), gy - Double(iy))
-                    func at(_ x: Int, _ y: Int, _ axis: Int) -> Double { grid[2 * (y * gw + x) + axis] }
-                    for axis in 0..<2 {
-                        let e = (1 - fy) * ((1 - fx) * at(ix, iy, axis) + fx * at(ix + 1, iy, axis))
-                            + fy * ((1 - fx) * at(ix, iy + 1, axis) + fx * at(ix + 1, iy + 1, axis))
-                        if axis == 0 { sx += e * Self.elasticAmplitude } else { sy += e * Self.elasticAmplitude }
+        let (cx, cy) = (Float(cols - 1) / 2, Float(rows - 1) / 2)
+        let (a00, a01, a10, a11) = (Float(m00), Float(m01), Float(m10), Float(m11))
+        let (bx, by) = (Float(tx) + cx, Float(ty) + cy)
+        let spacing = Float(Self.elasticSpacing), amplitude = Float(Self.elasticAmplitude)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * cols) { e in
+            let (ex, ey) = (e.baseAddress!, e.baseAddress! + cols)
+            for r in 0..<rows {
+                let py = Float(r) - cy
+                if elastic {
+                    // e(p) along this row: the control points' displacements, bilinear between them.
+                    let grid = u + next
+                    let gy = Float(r) / spacing
+                    let iy = Int(gy), fy = gy - Float(iy)
+                    for c in 0..<cols {
+                        let gx = Float(c) / spacing
+                        let ix = Int(gx), fx = gx - Float(ix)
+                        let (p00, p10) = (2 * (iy * gw + ix), 2 * (iy * gw + ix + 1))
+                        let (p01, p11) = (2 * ((iy + 1) * gw + ix), 2 * ((iy + 1) * gw + ix + 1))
+                        let w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy
+                        ex[c] = amplitude * (w00 * Float(grid[p00]) + w10 * Float(grid[p10]) + w01 * Float(grid[p01]) + w11 * Float(grid[p11]))
+                        ey[c] = amplitude * (w00 * Float(grid[p00 + 1]) + w10 * Float(grid[p10 + 1])
+                                             + w01 * Float(grid[p01 + 1]) + w11 * Float(grid[p11 + 1]))
                     }
+                } else {
+                    ex.update(repeating: 0, count: cols)
+                    ey.update(repeating: 0, count: cols)
                 }
-                dst[r * cols + c] = UInt8(Self.bilinear(work, rows: rows, cols: cols, x: sx, y: sy).rounded())
+                for c in 0..<cols {
+                    let px = Float(c) - cx
+                    let sx = a00 * px + a01 * py + bx + ex[c]
+                    let sy = a10 * px + a11 * py + by + ey[c]
+                    dst[r * cols + c] = UInt8(Self.bilinear(inner, stride: stride, rows: rows, cols: cols, x: sx, y: sy).rounded())
+                }
             }
         }
     }
 
+    /// Floats `distort` needs for an image of `rows × cols`.
+    public static func workSize(rows: Int, cols: Int) -> Int { (rows + 3) * (cols + 3) }
+
     /// The image at the real point (x, y), bilinear between its four
-    /// neighbours; 0 outside.
+    /// neighbours; 0 outside. `image` rows are `stride` apart and framed by
+    /// background (1 pixel before, 2 after), so a point clamped to
+    /// [−1, side] reads only the frame where it is outside.
     @inline(__always)
-    static func bilinear(_ image: UnsafePointer<Float>, rows: Int, cols: Int, x: Double, y: Double) -> Float {
-        guard x > -1, y > -1, x < Double(cols), y < Double(rows) else { return 0 }
-        let (x0, y0) = (Int(Glibc.floor(x)), Int(Glibc.floor(y)))
-        let (fx, fy) = (Float(x - Double(x0)), Float(y - Double(y0)))
-        func v(_ xx: Int, _ yy: Int) -> Float {
-            xx >= 0 && yy >= 0 && xx < cols && yy < rows ? image[yy * cols + xx] : 0
-        }
-        let top = v(x0, y0) + fx * (v(x0 + 1, y0) - v(x0, y0))
-        let bottom = v(x0, y0 + 1) + fx * (v(x0 + 1, y0 + 1) - v(x0, y0 + 1))
+    static func bilinear(_ image: UnsafePointer<Float>, stride: Int, rows: Int, cols: Int, x: Float, y: Float) -> Float {
+        let cx = min(max(x, -1), Float(cols)), cy = min(max(y, -1), Float(rows))
+        let (x0, y0) = (Int(cx.rounded(.down)), Int(cy.rounded(.down)))
+        let (fx, fy) = (cx - Float(x0), cy - Float(y0))
+        let p = image + y0 * stride + x0
+        let top = p[0] + fx * (p[1] - p[0])
+        let bottom = p[stride] + fx * (p[stride + 1] - p[stride])
         return min(255, max(0, top + fy * (bottom - top)))
     }
 
@@ -160,19 +178,19 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
     /// `u · thickerChange`) or erosion (`u < 0`: thinner, by
     /// `|u| · thinnerChange`) over the 4-neighbourhood.
     func changeStrokes(_ src: UnsafePointer<UInt8>, rows: Int, cols: Int, by u: Double,
-                       into work: UnsafeMutablePointer<Float>) {
+                       into work: UnsafeMutablePointer<Float>, stride: Int) {
         let thicker = u > 0
         let t = Float(abs(u) * (thicker ? Self.thickerChange : Self.thinnerChange))
         for r in 0..<rows {
             for c in 0..<cols {
-                var extreme = src[r * cols + c]
-                for (nr, nc) in [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)] {
-                    // Outside the image is background (0).
-                    let v: UInt8 = nr >= 0 && nr < rows && nc >= 0 && nc < cols ? src[nr * cols + nc] : 0
-                    extreme = thicker ? max(extreme, v) : min(extreme, v)
-                }
+                // The 4-neighbours; outside the image is background (0).
+                let up = r > 0 ? src[(r - 1) * cols + c] : 0, down = r + 1 < rows ? src[(r + 1) * cols + c] : 0
+                let left = c > 0 ? src[r * cols + c - 1] : 0, right = c + 1 < cols ? src[r * cols + c + 1] : 0
+                let here = src[r * cols + c]
+                let extreme = thicker ? max(max(here, up), max(down, max(left, right)))
+                                      : min(min(here, up), min(down, min(left, right)))
                 let x = Float(src[r * cols + c])
-                work[r * cols + c] = x + t * (Float(extreme) - x)
+                work[r * stride + c] = x + t * (Float(extreme) - x)
             }
         }
     }
@@ -201,7 +219,7 @@ extension LabeledImages {
                         }
                         let shift = shifts
                         parallelRanges(m, minimumPerThread: 16, granularity: 16) { range in
-                            let work = UnsafeMutablePointer<Float>.allocate(capacity: features)
+                            let work = UnsafeMutablePointer<Float>.allocate(capacity: Augmentation.workSize(rows: rows, cols: cols))
                             let image = UnsafeMutablePointer<UInt8>.allocate(capacity: features)
                             defer { work.deallocate(); image.deallocate() }
                             for j in range {
