@@ -102,8 +102,26 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
         let stride = cols + 3
         work.update(repeating: 0, count: Self.workSize(rows: rows, cols: cols))
         let inner = work + stride + 1
-        for r in 0..<rows { for c in 0..<cols { inner[r * stride + c] = Float(src[r * cols + c]) } }
-        if stroke { changeStrokes(src, rows: rows, cols: cols, by: take(), into: inner, stride: stride) }
+        // The ink's box in the source (rows r0...r1, columns c0...c1); only it is converted and restroked.
+        var (c0, r0, c1, r1) = (cols, rows, -1, -1)
+        for r in 0..<rows {
+            let line = src + r * cols
+            guard let first = (0..<cols).first(where: { line[$0] != 0 }) else { continue }
+            let last = (first..<cols).last(where: { line[$0] != 0 })!
+            (c0, r0, c1, r1) = (min(c0, first), min(r0, r), max(c1, last), r)
+        }
+        if r1 >= 0 {
+            for r in r0...r1 { for c in c0...c1 { inner[r * stride + c] = Float(src[r * cols + c]) } }
+        }
+        if stroke {
+            let change = take()
+            // Thickening reaches a pixel beyond the box (inside the image); thinning stays within it.
+            if r1 >= 0 {
+                if change > 0 { (c0, r0, c1, r1) = (max(0, c0 - 1), max(0, r0 - 1), min(cols - 1, c1 + 1), min(rows - 1, r1 + 1)) }
+                changeStrokes(src, rows: rows, cols: cols, box: (c0, r0, c1, r1), by: change, into: inner, stride: stride)
+            }
+        }
+        let ink = (Float(c0), Float(r0), Float(c1), Float(r1))  // empty (c0 > c1) for an empty image
         // Output pixel p (centered coordinates) reads source point M·p + t + e(p), M the inverse of the
         // affine map A = R(θ)·Shear(k)·S(s), t the inverse shift, e the elastic displacement.
         var (m00, m01, m10, m11) = (1.0, 0.0, 0.0, 1.0)
@@ -119,81 +137,85 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
             (m00, m01, m10, m11) = ((c + k * sn) / s, (sn - k * c) / s, -sn / s, c / s)
         }
         let gw = Self.gridSide(cols)
-        let (cx, cy) = (Float(cols - 1) / 2, Float(rows - 1) / 2)
+        let (cx, cy) = (Float(cols - 1) / 2, Float(rows - 1) / 2)  // the center the map turns about
         let (a00, a01, a10, a11) = (Float(m00), Float(m01), Float(m10), Float(m11))
         let (bx, by) = (Float(tx) + cx, Float(ty) + cy)
         let spacing = Float(Self.elasticSpacing), amplitude = Float(Self.elasticAmplitude)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * cols) { e in
-            let (ex, ey) = (e.baseAddress!, e.baseAddress! + cols)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * cols + 2 * gw) { e in
+            let (ex, ey, rowGrid) = (e.baseAddress!, e.baseAddress! + cols, e.baseAddress! + 2 * cols)
+            ex.update(repeating: 0, count: 2 * cols)
             for r in 0..<rows {
-                let py = Float(r) - cy
                 if elastic {
-                    // e(p) along this row: the control points' displacements, bilinear between them.
+                    // e(p) along this row: the control points' displacements, bilinear between them —
+                    // first between the two grid rows around r, then along the row.
                     let grid = u + next
                     let gy = Float(r) / spacing
                     let iy = Int(gy), fy = gy - Float(iy)
+                    for k in 0..<(2 * gw) {
+                        rowGrid[k] = amplitude * ((1 - fy) * Float(grid[2 * iy * gw + k]) + fy * Float(grid[2 * (iy + 1) * gw + k]))
+                    }
                     for c in 0..<cols {
                         let gx = Float(c) / spacing
                         let ix = Int(gx), fx = gx - Float(ix)
-                        let (p00, p10) = (2 * (iy * gw + ix), 2 * (iy * gw + ix + 1))
-                        let (p01, p11) = (2 * ((iy + 1) * gw + ix), 2 * ((iy + 1) * gw + ix + 1))
-                        let w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy
-                        ex[c] = amplitude * (w00 * Float(grid[p00]) + w10 * Float(grid[p10]) + w01 * Float(grid[p01]) + w11 * Float(grid[p11]))
-                        ey[c] = amplitude * (w00 * Float(grid[p00 + 1]) + w10 * Float(grid[p10 + 1])
-                                             + w01 * Float(grid[p01 + 1]) + w11 * Float(grid[p11 + 1]))
+                        ex[c] = (1 - fx) * rowGrid[2 * ix] + fx * rowGrid[2 * ix + 2]
+                        ey[c] = (1 - fx) * rowGrid[2 * ix + 1] + fx * rowGrid[2 * ix + 3]
                     }
-                } else {
-                    ex.update(repeating: 0, count: cols)
-                    ey.update(repeating: 0, count: cols)
                 }
-                for c in 0..<cols {
-                    let px = Float(c) - cx
-                    let sx = a00 * px + a01 * py + bx + ex[c]
-                    let sy = a10 * px + a11 * py + by + ey[c]
-                    dst[r * cols + c] = UInt8(Self.bilinear(inner, stride: stride, rows: rows, cols: cols, x: sx, y: sy).rounded())
-                }
+                // Source x = a00·px + a01·py + bx + ex, y = a10·px + a11·py + by + ey, px = c − cx.
+                let py = Float(r) - cy
+                Self.sampleRow(inner, stride: stride, ink: ink,
+                               x0: a01 * py + bx - a00 * cx, dx: a00, y0: a11 * py + by - a10 * cx, dy: a10,
+                               ex: ex, ey: ey, cols: cols, into: dst + r * cols)
             }
+        }
+    }
+
+    /// One output row: pixel c samples the source (bilinear) at
+    /// (x0 + c·dx + ex[c], y0 + c·dy + ey[c]); a point at least a pixel
+    /// outside the ink's box `ink` (x0, y0, x1, y1) is background without
+    /// reading anything, and every other one reads inside the frame.
+    @inline(__always)
+    static func sampleRow(_ image: UnsafePointer<Float>, stride: Int, ink: (Float, Float, Float, Float),
+                          x0: Float, dx: Float, y0: Float, dy: Float,
+                          ex: UnsafePointer<Float>, ey: UnsafePointer<Float>, cols: Int, into out: UnsafeMutablePointer<UInt8>) {
+        for c in 0..<cols {
+            let x = x0 + Float(c) * dx + ex[c], y = y0 + Float(c) * dy + ey[c]
+            guard x > ink.0 - 1, x < ink.2 + 1, y > ink.1 - 1, y < ink.3 + 1 else { out[c] = 0; continue }
+            let (xf, yf) = (x.rounded(.down), y.rounded(.down))
+            let (fx, fy) = (x - xf, y - yf)
+            let p = image + Int(yf) * stride + Int(xf)
+            let top = p[0] + fx * (p[1] - p[0])
+            let bottom = p[stride] + fx * (p[stride + 1] - p[stride])
+            // In [0, 255] (a blend of values in it); + ½ truncated: rounded to the nearest byte.
+            out[c] = UInt8(truncatingIfNeeded: Int32(top + fy * (bottom - top) + 0.5))
         }
     }
 
     /// Floats `distort` needs for an image of `rows × cols`.
     public static func workSize(rows: Int, cols: Int) -> Int { (rows + 3) * (cols + 3) }
 
-    /// The image at the real point (x, y), bilinear between its four
-    /// neighbours; 0 outside. `image` rows are `stride` apart and framed by
-    /// background (1 pixel before, 2 after), so a point clamped to
-    /// [−1, side] reads only the frame where it is outside.
-    @inline(__always)
-    static func bilinear(_ image: UnsafePointer<Float>, stride: Int, rows: Int, cols: Int, x: Float, y: Float) -> Float {
-        let cx = min(max(x, -1), Float(cols)), cy = min(max(y, -1), Float(rows))
-        let (x0, y0) = (Int(cx.rounded(.down)), Int(cy.rounded(.down)))
-        let (fx, fy) = (cx - Float(x0), cy - Float(y0))
-        let p = image + y0 * stride + x0
-        let top = p[0] + fx * (p[1] - p[0])
-        let bottom = p[stride] + fx * (p[stride + 1] - p[stride])
-        return min(255, max(0, top + fy * (bottom - top)))
-    }
-
     /// Blends the image towards its dilation (`u > 0`: thicker strokes, by
     /// `u · thickerChange`) or erosion (`u < 0`: thinner, by
-    /// `|u| · thinnerChange`) over the 4-neighbourhood.
-    func changeStrokes(_ src: UnsafePointer<UInt8>, rows: Int, cols: Int, by u: Double,
+    /// `|u| · thinnerChange`) over the 4-neighbourhood, within `box` (columns
+    /// `box.0...box.2`, rows `box.1...box.3`; the background around it stays).
+    func changeStrokes(_ src: UnsafePointer<UInt8>, rows: Int, cols: Int, box: (Int, Int, Int, Int), by u: Double,
                        into work: UnsafeMutablePointer<Float>, stride: Int) {
         let thicker = u > 0
         let t = Float(abs(u) * (thicker ? Self.thickerChange : Self.thinnerChange))
-        for r in 0..<rows {
-            for c in 0..<cols {
+        for r in box.1...box.3 {
+            for c in box.0...box.2 {
                 // The 4-neighbours; outside the image is background (0).
                 let up = r > 0 ? src[(r - 1) * cols + c] : 0, down = r + 1 < rows ? src[(r + 1) * cols + c] : 0
                 let left = c > 0 ? src[r * cols + c - 1] : 0, right = c + 1 < cols ? src[r * cols + c + 1] : 0
                 let here = src[r * cols + c]
                 let extreme = thicker ? max(max(here, up), max(down, max(left, right)))
                                       : min(min(here, up), min(down, min(left, right)))
-                let x = Float(src[r * cols + c])
+                let x = Float(here)
                 work[r * stride + c] = x + t * (Float(extreme) - x)
             }
         }
     }
+
 }
 
 extension LabeledImages {
