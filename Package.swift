@@ -57,7 +57,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The shipped model, copied beside the executable (dsc predict's default).
-            resources: [.copy("Resources/default.dsm")]),
+            resources: [.copy("Resources/default.dsm"), .copy("Resources/mlp.dsm")]),
 
         // Helpers the test targets share (temporary folders, files, error assertions).
         .target(name: "DeepScratchTestSupport", dependencies: ["DeepScratch", "CZlib"], path: "Tests/Support"),

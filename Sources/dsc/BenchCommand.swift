@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Instead of products: time decode + preprocess + classify of this PNG (median of --loads runs).")
     var classify: String?
 
-    @Option(help: "Model for --classify (default: the shipped model).")
+    @Option(help: ArgumentHelp("Model for --classify and the inference part: " + ShippedModels.optionHelp))
     var model: String?
 
     @Option(help: "Parts of the suite to run, comma-separated: gemm, training, inference, recipe, sparse. (default: all but sparse)")
@@ -87,7 +87,7 @@ struct BenchCommand: ParsableCommand {
         if let classify {
             guard loads >= 1 else { throw DeepScratchError.invalidSetting(name: "--loads", value: "\(loads)", expected: "a positive integer") }
             Parallelism.setThreads(threads ?? 1)
-            let classifier = try DigitClassifier(modelPath: try DefaultModel.path(model))
+            let classifier = try DigitClassifier(modelPath: try ShippedModels.path(model))
             let bytes = try AtomicFile.read(classify)
             var decode = [Double](), prep = [Double](), net = [Double](), total = [Double]()
             var label = ""
@@ -209,7 +209,7 @@ struct BenchCommand: ParsableCommand {
         }
         if parts.contains("inference"), let dataset {
             header("inference (\(threadCount) threads)")
-            report(try BenchSuite.inference(modelPath: try DefaultModel.path(model), images: dataset.test, calls: calls))
+            report(try BenchSuite.inference(modelPath: try ShippedModels.path(model), images: dataset.test, calls: calls))
         }
         if parts.contains("sparse"), let dataset {
             guard dataset.train.count > 0 else { throw CLIError("\(directory): no training images") }

@@ -9,7 +9,7 @@ struct ConvertCommand: ParsableCommand {
         abstract: "Rewrite a model file with its weight matrices in f32, f16 or int8.",
         discussion: "Training state (of a checkpoint) is dropped. Converting to a wider type does not restore precision already lost.")
 
-    @Argument(help: "The model file to read.")
+    @Argument(help: "The model file to read, or a shipped model's name (default, mlp).")
     var input: String
 
     @Argument(help: "The model file to write (may be the same path).")
@@ -25,7 +25,7 @@ struct ConvertCommand: ParsableCommand {
         guard let p = Precision(rawValue: precision) else {
             throw DeepScratchError.invalidSetting(name: "--precision", value: precision, expected: "f32, f16 or int8")
         }
-        var m = try Model.load(path: input)
+        var m = try Model.load(path: try ShippedModels.resolve(input))
         let from = m.precision
         m.trainingState = nil
         m.metadata.removeAll(withPrefix: "checkpoint.")

@@ -16,7 +16,7 @@ struct EvalCommand: ParsableCommand {
             --list-mistakes N sets how many are listed.
             """)
 
-    @Option(help: "Model file (default: the model that ships with DeepScratch, or $DEEPSCRATCH_MODEL).")
+    @Option(help: ArgumentHelp(ShippedModels.optionHelp))
     var model: String?
 
     @Option(help: "Data folder with the IDX test files (default: $DEEPSCRATCH_DATA, else ~/.cache/deepscratch/mnist; Fashion-MNIST's folder for a model trained on it).")
@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
         try DataLocation.checkDataset(dataset)
         // The 28x28 (or data set sized) gray image of example i, for the grid.
         var imageOf: (Int) throws -> GridTile? = { _ in nil }
-        let modelPath = try DefaultModel.path(model)
+        let modelPath = try ShippedModels.path(model)
         let report: ClassificationReport
         var names: [String] = []
         let classes: [String]

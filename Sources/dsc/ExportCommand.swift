@@ -17,14 +17,14 @@ struct ExportCommand: ParsableCommand {
             The class names are in the file's metadata ('classes', a JSON array).
             """)
 
-    @Argument(help: "The DeepScratch model (.dsm) to export.")
+    @Argument(help: "The DeepScratch model (.dsm) to export, or a shipped model's name (default, mlp).")
     var model: String
 
     @Argument(help: "The ONNX file to write.")
     var output: String
 
     func run() throws {
-        let m = try Model.load(path: model)
+        let m = try Model.load(path: try ShippedModels.resolve(model))
         try ONNXExport.write(m, to: output)
         let size = Format.fileSize(output)
         print("\(output): ONNX (IR \(ONNXExport.irVersion), opset \(ONNXExport.opsetVersion)), \(m.layerList.joined(separator: " → ")), \(m.classes.count) classes, \(Format.bytes(size))")

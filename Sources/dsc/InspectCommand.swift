@@ -8,14 +8,14 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Print a model file's header, layers, tensors and training metadata.")
 
-    @Argument(help: "The model file.")
+    @Argument(help: "The model file, or a shipped model's name (default, mlp).")
     var model: String
 
     @Flag(help: "Print JSON for scripts.")
     var json = false
 
     func run() throws {
-        let m = try Model.load(path: model)
+        let m = try Model.load(path: try ShippedModels.resolve(model))
         guard let info = m.fileInfo else { throw CLIError("\(model): no file information") }
         if json {
             var root: [String: Any] = [

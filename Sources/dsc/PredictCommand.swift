@@ -19,7 +19,7 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "PNG files.")
     var images: [String]
 
-    @Option(help: "Model file (default: the model that ships with DeepScratch, or $DEEPSCRATCH_MODEL).")
+    @Option(help: ArgumentHelp(ShippedModels.optionHelp))
     var model: String?
 
     @Option(parsing: .unconditional, help: "Show the k most probable classes.")
@@ -32,7 +32,7 @@ struct PredictCommand: ParsableCommand {
         guard !images.isEmpty else { throw CLIError("no images given") }
         guard top >= 1 else { throw DeepScratchError.invalidSetting(name: "--top", value: "\(top)", expected: "a positive integer") }
         Parallelism.setThreads(1)
-        let classifier = try DigitClassifier(modelPath: try DefaultModel.path(model))
+        let classifier = try DigitClassifier(modelPath: try ShippedModels.path(model))
         let k = min(top, classifier.model.classes.count)
         var failures = 0
         var results: [[String: Any]] = []

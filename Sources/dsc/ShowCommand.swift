@@ -32,7 +32,7 @@ struct ShowCommand: ParsableCommand {
     @Option(help: "Split: train or test.")
     var split: String = "test"
 
-    @Option(help: "Show what dsc train --augment makes of each image: the image, then 7 distortions of it (affine, elastic, stroke, comma-separated).")
+    @Option(help: "Show what dsc train --augment makes of each image: the image, then 7 distortions of it (affine, elastic, stroke, lowres, comma-separated).")
     var augment: String?
 
     @Option(parsing: .unconditional, help: "Seed of the distortions shown with --augment.")

@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
-    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset (lenet): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --dropout.", valueName: "spec"))
+    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset: lenet, or conv4 (the shipped default model's network, trained with its own recipe: \(TrainDefaults.conv4.epochs) epochs, --augment \(TrainDefaults.conv4.augment)): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --dropout.", valueName: "spec"))
     var arch: String?
 
     @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
@@ -95,7 +95,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y, drawn per image and epoch; 0 = off. (default: \(TrainDefaults.augmentShift))")
     var augmentShift: Int?
 
-    @Option(help: "Data augmentation: random distortions of each training image, drawn per image and epoch: affine (rotation ±12°, size ±10 %, shear, ±2 px), elastic (a smooth random displacement field, as Simard et al. 2003), stroke (thinner or thicker pen), comma-separated, or none. See them with dsc show --augment. (default: none)")
+    @Option(help: "Data augmentation: random distortions of each training image, drawn per image and epoch: affine (rotation ±12°, size ±10 %, shear, ±2 px), elastic (a smooth random displacement field, as Simard et al. 2003), stroke (thinner or thicker pen), lowres (half the images seen 2–3.2 pixels per coarse pixel, as a small scan), comma-separated, or none. See them with dsc show --augment. (default: none)")
     var augment: String?
 
     @Option(parsing: .unconditional, help: "Number of training images held out as the dev split, taken from the end. (default: 5000)")
@@ -474,16 +474,20 @@ struct TrainCommand: ParsableCommand {
             default: throw bad("--decay", decay ?? "", "none, step, exp or cosine")
             }
         }
+        // A preset's own recipe, for the flags not given (a resumed run keeps its checkpoint's).
+        let preset = base == nil ? arch.flatMap { TrainDefaults.presetRecipes[$0.trimmingCharacters(in: .whitespaces).lowercased()] } : nil
         var config = TrainingConfig(
             architecture: architecture,
             initialization: initScheme,
-            epochs: epochs ?? base?.epochs ?? (architecture.hasConvolution ? TrainDefaults.convolutionalEpochs : defaults.epochs),
+            epochs: epochs ?? base?.epochs ?? preset?.epochs
+                ?? (architecture.hasConvolution ? TrainDefaults.convolutionalEpochs : defaults.epochs),
             batchSize: batch ?? base?.batchSize ?? TrainDefaults.batch,
             optimizer: OptimizerSettings(kind: kind, beta1: beta1 ?? base?.optimizer.beta1 ?? 0.9,
                                          beta2: beta2 ?? base?.optimizer.beta2 ?? 0.999),
             learningRate: rate, decay: schedule, l2: l2 ?? base?.l2 ?? 0, seed: seed ?? base?.seed ?? 1)
         config.augmentShift = augmentShift ?? base?.augmentShift ?? defaults.augmentShift
-        config.augment = try augment.map { try Augmentation(parsing: $0) } ?? base?.augment ?? .none
+        config.augment = try augment.map { try Augmentation(parsing: $0) } ?? base?.augment
+            ?? (try preset.map { try Augmentation(parsing: $0.augment) }) ?? .none
         try config.validate()
         return config
     }
@@ -529,4 +533,15 @@ enum TrainDefaults {
     static let convolutionalEpochs = 4
     /// Adam's learning rate for a network with convolutions.
     static let convolutionalAdamRate = 0.002
+
+    /// What an `--arch` preset trains with unless flags say otherwise.
+    struct PresetRecipe {
+        var epochs: Int
+        var augment: String
+    }
+
+    /// `--arch conv4`: the shipped default model's recipe (docs/images.md,
+    /// "The shipped default model").
+    static let conv4 = PresetRecipe(epochs: 5, augment: "affine,lowres")
+    static let presetRecipes = ["conv4": conv4]
 }

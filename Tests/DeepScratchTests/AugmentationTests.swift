@@ -27,12 +27,14 @@ final class AugmentationTests: XCTestCase {
         XCTAssertEqual(try Augmentation(parsing: "none"), .none)
         XCTAssertEqual(try Augmentation(parsing: "stroke").description, "stroke")
         XCTAssertEqual(Augmentation(affine: true, elastic: true, stroke: true).description, "affine,elastic,stroke")
+        XCTAssertEqual(try Augmentation(parsing: "lowres,stroke"), Augmentation(stroke: true, lowres: true))
+        XCTAssertEqual(Augmentation(affine: true, lowres: true).description, "affine,lowres")
         assertThrowsDeepScratchError(try Augmentation(parsing: "rotate"), mentions: ["--augment", "rotate", "affine"])
         assertThrowsDeepScratchError(try Augmentation(parsing: ""), mentions: ["--augment"])
     }
 
     func testZeroDrawsLeaveTheImageAsItIs() {
-        let all = Augmentation(affine: true, elastic: true, stroke: true)
+        let all = Augmentation(affine: true, elastic: true, stroke: true, lowres: true)
         let zeros = [Double](repeating: 0, count: all.drawsPerImage(rows: 28, cols: 28))
         XCTAssertEqual(distort(all, zeros), image())
     }
@@ -75,6 +77,35 @@ final class AugmentationTests: XCTestCase {
         let src = image()
         XCTAssertGreaterThan(ink(distort(stroke, [0.9])), ink(src) * 3 / 2)
         XCTAssertLessThan(ink(distort(stroke, [-0.9])), ink(src) * 3 / 4)
+    }
+
+    func testLowresFillsSmallHolesKeepsTheDigitsPlaceAndSparesTheOtherHalf() {
+        let lowres = Augmentation(lowres: true)
+        XCTAssertEqual(lowres.drawsPerImage(rows: 28, cols: 28), 3)
+        // A ring: a 3-pixel hole inside a 2-pixel stroke (an 8's loop), at rows and columns 8…14.
+        var ring = [UInt8](repeating: 0, count: 784)
+        for r in 8...14 { for c in 8...14 where !((10...12).contains(r) && (10...12).contains(c)) { ring[r * 28 + c] = 255 } }
+        // First draw ≥ 0: the half left alone.
+        XCTAssertEqual(distort(lowres, [0.2, 1, 0.3], ring), ring)
+        // First draw < 0: coarse pixels of 3.2 px (second draw 1), the grid's phase from the third.
+        var hole = 0
+        for phase in [-1.0, -0.3, 0.4, 0.95] {
+            let coarse = distort(lowres, [-0.5, 1, phase], ring)
+            XCTAssertNotEqual(coarse, ring)
+            XCTAssertGreaterThan(coarse[11 * 28 + 11], 64, "the hole fills in, at least partly (phase \(phase))")
+            hole += Int(coarse[11 * 28 + 11])
+            // The ink stays where the ring was, within a coarse pixel and a half (5 px).
+            for r in 0..<28 { for c in 0..<28 where coarse[r * 28 + c] > 0 {
+                XCTAssertTrue((3...19).contains(r) && (3...19).contains(c), "ink at \(r),\(c) (phase \(phase))")
+            } }
+            XCTAssertEqual(coarse.max(), 255, "the darkest coarse pixel is full ink")
+        }
+        XCTAssertGreaterThan(hole / 4, 160, "on average over the phases the hole is mostly ink")
+        // The finest coarse pixels (2 px) keep a 3-pixel hole open at some phase, and an empty image stays empty.
+        let fine = (0..<4).map { distort(lowres, [-0.5, -1, -1 + Double($0) / 2], ring)[11 * 28 + 11] }
+        XCTAssertLessThan(fine.min()!, 128, "\(fine)")
+        let empty = [UInt8](repeating: 0, count: 784)
+        XCTAssertEqual(distort(lowres, [-0.5, 0, 0], empty), empty)
     }
 
     func testElasticDisplacementIsSmoothAndBounded() {

@@ -211,9 +211,10 @@ struct ProcessResult {
 }
 
 /// Runs `executable` with `arguments` and `environment` (nil: inherited),
-/// and kills it (only it) if it has not ended after `limit` seconds.
+/// in `directory` (nil: the current one), and kills it (only it) if it has
+/// not ended after `limit` seconds.
 func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
-                limit: Double = 600) throws -> ProcessResult {
+                directory: String? = nil, limit: Double = 600) throws -> ProcessResult {
     let folder = try TemporaryFolder()
     let outPath = folder.path + "/stdout", errPath = folder.path + "/stderr"
     guard FileManager.default.createFile(atPath: outPath, contents: nil),
@@ -226,6 +227,7 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
     process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = environment }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = out
     process.standardError = err

@@ -45,12 +45,24 @@ __all__ = [
     "Model", "Prediction", "PIXEL_FORMATS",
     "Error", "InvalidArgument", "FileError", "BadModel", "BadImage", "VersionMismatch", "Internal",
     "LibraryNotFound",
-    "library_version", "library_path", "set_threads", "get_threads", "set_spin", "default_model_path", "default_model_candidates", "use_numpy",
+    "library_version", "library_path", "set_threads", "get_threads", "set_spin", "default_model_path", "default_model_candidates", "resolve_model", "use_numpy",
     "__version__",
 ]
 
-#: Where the wheel puts the shipped model (Sources/dsc/Resources/default.dsm).
-BUNDLED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib", "default.dsm")
+#: The shipped models the wheel carries, by name, as dsc names them:
+#: "default" (the convolutional network, Sources/dsc/Resources/default.dsm)
+#: and "mlp" (the smaller, faster fully connected one, mlp.dsm).
+SHIPPED_MODELS = {name: os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib", name + ".dsm")
+                  for name in ("default", "mlp")}
+#: Where the wheel puts the default model.
+BUNDLED_MODEL = SHIPPED_MODELS["default"]
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A shipped model's name ("default", "mlp") as its bundled file, any
+    other string as the path it is: names resolve before paths, as in dsc
+    (write "./mlp" for a file of that name)."""
+    return SHIPPED_MODELS.get(name_or_path, name_or_path)
 
 
 def library_version() -> str:
@@ -96,7 +108,7 @@ def default_model_candidates() -> List[str]:
     (if set), then the model bundled in the package (the wheel carries the
     shipped model, Sources/dsc/Resources/default.dsm)."""
     env = os.environ.get("DEEPSCRATCH_MODEL", "")
-    return ([env] if env else []) + [BUNDLED_MODEL]
+    return ([resolve_model(env)] if env else []) + [BUNDLED_MODEL]
 
 
 def default_model_path() -> Optional[str]:

@@ -8,7 +8,8 @@ still run. Exit status: 0 if every file was classified, 1 if any failed or
 the model does not load, 64 for bad usage (as dsc).
 
 The model: --model, else $DEEPSCRATCH_MODEL, else the model bundled in the
-package (the wheel ships the one dsc ships).
+package (the wheel ships the two dsc ships; the names "default" and "mlp"
+mean them, as in dsc).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import argparse
 import sys
 from typing import Any, List, Optional
 
-from . import Error, Model, default_model_candidates, default_model_path, set_threads
+from . import Error, Model, default_model_candidates, default_model_path, resolve_model, set_threads
 
 PROG = "deepscratch"
 EX_USAGE = 64
@@ -35,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                      "predict'). One line per file; a file that fails reports its error and the others still run; "
                      "the exit status is 1 if any failed.")
     parser.add_argument("images", nargs="+", metavar="IMAGE.png", help="PNG files")
-    parser.add_argument("--model", help="model file (default: $DEEPSCRATCH_MODEL, or the model the package ships)")
+    parser.add_argument("--model", help="model file, or a shipped model's name: default (the convolutional network) or mlp "
+                        "(smaller and faster) (default: $DEEPSCRATCH_MODEL, or default)")
     parser.add_argument("--top", type=int, default=1, help="show the k most probable classes")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     return parser
@@ -55,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_intermixed_args(argv)
     if args.top < 1:
         return _fail("invalid --top '%d': expected a positive integer" % args.top)
-    path = args.model or default_model_path()
+    path = resolve_model(args.model) if args.model else default_model_path()
     if path is None:
         return _fail("no --model given and no default model found (looked in %s); pass --model MODEL.dsm"
                      % ", ".join(default_model_candidates()))

@@ -3,7 +3,9 @@ import Glibc
 /// Random distortions of the training images that match how people's
 /// digits differ from MNIST's: slant, size and shape (`affine`), wobbly
 /// strokes (`elastic`, in the manner of Simard, Steinkraus and Platt, 2003)
-/// and pen width (`stroke`). Each image gets its own distortion, drawn per
+/// pen width (`stroke`) and coarse capture (`lowres`: a digit scanned or
+/// photographed at a few pixels per stroke, its holes and gaps filled in).
+/// Each image gets its own distortion, drawn per
 /// epoch from the trainer's augmentation generator (whose state checkpoints
 /// save), so a run is the same for the same seed and resumes exactly.
 public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertible {
@@ -13,26 +15,30 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
     public var elastic = false
     /// Thinner or thicker strokes.
     public var stroke = false
+    /// Half the images seen at a coarse resolution.
+    public var lowres = false
 
-    public init(affine: Bool = false, elastic: Bool = false, stroke: Bool = false) {
+    public init(affine: Bool = false, elastic: Bool = false, stroke: Bool = false, lowres: Bool = false) {
         self.affine = affine
         self.elastic = elastic
         self.stroke = stroke
+        self.lowres = lowres
     }
 
     /// No distortion.
     public static let none = Augmentation()
 
     /// True when nothing is distorted.
-    public var isEmpty: Bool { !affine && !elastic && !stroke }
+    public var isEmpty: Bool { !affine && !elastic && !stroke && !lowres }
 
     /// The kinds, comma-separated (`affine,elastic`), or `none`.
     public var description: String {
-        let kinds = [affine ? "affine" : nil, elastic ? "elastic" : nil, stroke ? "stroke" : nil].compactMap { $0 }
+        let kinds = [affine ? "affine" : nil, elastic ? "elastic" : nil, stroke ? "stroke" : nil, lowres ? "lowres" : nil]
+            .compactMap { $0 }
         return kinds.isEmpty ? "none" : kinds.joined(separator: ",")
     }
 
-    /// Parses `affine,elastic,stroke` (any subset, any order) or `none`.
+    /// Parses `affine,elastic,stroke,lowres` (any subset, any order) or `none`.
     /// - Throws: `DeepScratchError.invalidSetting` naming `flag`.
     public init(parsing spec: String, flag: String = "--augment") throws {
         self.init()
@@ -43,9 +49,10 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
             case "affine": affine = true
             case "elastic": elastic = true
             case "stroke": stroke = true
+            case "lowres": lowres = true
             default:
                 throw DeepScratchError.invalidSetting(name: flag, value: spec,
-                                                      expected: "affine, elastic, stroke (comma-separated) or none")
+                                                      expected: "affine, elastic, stroke, lowres (comma-separated) or none")
             }
         }
     }
@@ -72,10 +79,18 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
     /// Largest blend towards the eroded (thinner) image: less, as erosion
     /// takes a thin stroke away entirely.
     static let thinnerChange = 0.5
+    /// Share of the images `lowres` coarsens.
+    static let lowresShare = 0.5
+    /// Sizes of the coarse pixels, in image pixels: a 20-pixel MNIST digit
+    /// becomes 10 to 6 coarse pixels tall, as an 8×8 scan of a digit does.
+    static let lowresCell = (smallest: 2.0, largest: 3.2)
+    /// The coarse image is brought back to ink and paper by a ramp between
+    /// these shares of its darkest value, as a thresholding pipeline sees it.
+    static let lowresRamp: (Float, Float) = (0.25, 0.55)
 
     /// Random numbers one image's distortion takes from the generator.
     public func drawsPerImage(rows: Int, cols: Int) -> Int {
-        (affine ? 5 : 0) + (elastic ? 2 * Self.gridSide(rows) * Self.gridSide(cols) : 0) + (stroke ? 1 : 0)
+        (affine ? 5 : 0) + (elastic ? 2 * Self.gridSide(rows) * Self.gridSide(cols) : 0) + (stroke ? 1 : 0) + (lowres ? 3 : 0)
     }
 
     /// Control points along a side of `n` pixels.
@@ -168,7 +183,97 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
                                ex: ex, ey: ey, cols: cols, into: dst + r * cols)
             }
         }
+        if lowres {
+            next += elastic ? 2 * Self.gridSide(rows) * gw : 0
+            let (apply, size, phase) = (take(), take(), take())
+            if (apply + 1) / 2 < Self.lowresShare {
+                let cell = Self.lowresCell.smallest + (size + 1) / 2 * (Self.lowresCell.largest - Self.lowresCell.smallest)
+                coarsen(dst, rows: rows, cols: cols, cell: cell, phase: (phase + 1) / 2 * cell, work: work)
+            }
+        }
     }
+
+    /// Sees `image` at a resolution of one coarse pixel per `cell × cell`
+    /// pixels (the grid starting `phase` pixels before the first pixel):
+    /// each coarse pixel the average it covers, read back bilinearly, then
+    /// ramped between `lowresRamp` shares of the darkest value so strokes
+    /// keep ink and paper. `work` holds `workSize(rows:cols:)` floats.
+    func coarsen(_ image: UnsafeMutablePointer<UInt8>, rows: Int, cols: Int, cell: Double, phase: Double,
+                 work: UnsafeMutablePointer<Float>) {
+        // Coarse pixels per side, covering [−phase, side) entirely.
+        let (gr, gc) = (max(2, Int((Double(rows) + phase) / cell) + 1), max(2, Int((Double(cols) + phase) / cell) + 1))
+        precondition(gr * cols + gr * gc <= Self.workSize(rows: rows, cols: cols) && cell < Double(Self.span - 1))
+        let span = Self.span
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (gr + gc) * (span + 1) + 2 * (rows + cols)) { buffer in
+            let t = buffer.baseAddress!
+            // Per axis and coarse pixel i: its first pixel, then the weights of `span` pixels from it —
+            // the overlap of [x, x+1) with [i·cell − phase, (i+1)·cell − phase), over cell.
+            func weights(_ g: Int, _ n: Int, into w: UnsafeMutablePointer<Float>) {
+                for i in 0..<g {
+                    let (lo, hi) = (Double(i) * cell - phase, Double(i + 1) * cell - phase)
+                    let first = max(0, Int(lo.rounded(.down)))
+                    w[i * (span + 1)] = Float(first)
+                    for k in 0..<span {
+                        let x = first + k
+                        let overlap = x < n ? min(Double(x + 1), hi) - max(Double(x), lo) : 0
+                        w[i * (span + 1) + 1 + k] = overlap > 0 ? Float(overlap / cell) : 0
+                    }
+                }
+            }
+            let (wr, wc) = (t, t + gr * (span + 1))
+            weights(gr, rows, into: wr)
+            weights(gc, cols, into: wc)
+            // A = the column averages (gr × cols), then C = the coarse image (gr × gc).
+            let A = work, C = work + gr * cols
+            for i in 0..<gr {
+                let w = wr + i * (span + 1), first = Int(w[0])
+                for c in 0..<cols { A[i * cols + c] = 0 }
+                for k in 0..<span where w[1 + k] > 0 {
+                    let line = image + (first + k) * cols
+                    for c in 0..<cols { A[i * cols + c] += w[1 + k] * Float(line[c]) }
+                }
+            }
+            var darkest: Float = 0
+            for i in 0..<gr {
+                for j in 0..<gc {
+                    let w = wc + j * (span + 1), first = Int(w[0])
+                    var sum: Float = 0
+                    for k in 0..<span where w[1 + k] > 0 { sum += w[1 + k] * A[i * cols + first + k] }
+                    C[i * gc + j] = sum
+                    darkest = max(darkest, sum)
+                }
+            }
+            guard darkest > 0 else { return }
+            // Pixel x's center in coarse coordinates, (x + ½ + phase) / cell − ½, clamped to the grid:
+            // the coarse pixel before it and the fraction towards the next.
+            let (ri, ci) = (t + (gr + gc) * (span + 1), t + (gr + gc) * (span + 1) + 2 * rows)
+            func coordinates(_ n: Int, _ g: Int, into out: UnsafeMutablePointer<Float>) {
+                for x in 0..<n {
+                    let v = min(max((Double(x) + 0.5 + phase) / cell - 0.5, 0), Double(g - 1))
+                    let i = min(Int(v), g - 2)
+                    out[2 * x] = Float(i)
+                    out[2 * x + 1] = Float(v - Double(i))
+                }
+            }
+            coordinates(rows, gr, into: ri)
+            coordinates(cols, gc, into: ci)
+            let (lo, scale) = (Self.lowresRamp.0 * darkest, 1 / ((Self.lowresRamp.1 - Self.lowresRamp.0) * darkest))
+            for r in 0..<rows {
+                let (i, fy) = (Int(ri[2 * r]), ri[2 * r + 1])
+                for c in 0..<cols {
+                    let (j, fx) = (Int(ci[2 * c]), ci[2 * c + 1])
+                    let p = C + i * gc + j
+                    let top = p[0] + fx * (p[1] - p[0]), bottom = p[gc] + fx * (p[gc + 1] - p[gc])
+                    // ramp(v) = clamp((v − lo) / (hi − lo), 0, 1) · 255
+                    let ramp = min(max((top + fy * (bottom - top) - lo) * scale, 0), 1)
+                    image[r * cols + c] = UInt8(truncatingIfNeeded: Int32(ramp * 255 + 0.5))
+                }
+            }
+        }
+    }
+
+    /// Pixels a coarse pixel can overlap along an axis (cells up to 3.2 px).
+    static let span = 5
 
     /// One output row: pixel c samples the source (bilinear) at
     /// (x0 + c·dx + ex[c], y0 + c·dy + ey[c]); a point at least a pixel

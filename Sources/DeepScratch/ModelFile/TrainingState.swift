@@ -173,7 +173,7 @@ public struct TrainingState: Sendable {
         config.augmentShift = try int("train.config.augment_shift", 0...8)
         if let spec = meta["train.config.augment"] {
             guard let text = spec.stringValue, let augment = try? Augmentation(parsing: text) else {
-                throw bad("checkpoint key train.config.augment is not a list of distortions (affine, elastic, stroke)")
+                throw bad("checkpoint key train.config.augment is not a list of distortions (affine, elastic, stroke, lowres)")
             }
             config.augment = augment
         }

@@ -5,7 +5,8 @@ to the same answers.
 
     python3 make_golden.py /path/to/old/libdeepscratch.so > golden.json
 
-For every model of Tests/Fuzz/seeds/fuzz_model and the shipped model: three
+For every model of Tests/Fuzz/seeds/fuzz_model and the shipped MLP (mlp.dsm, the
+shipped default.dsm of versions up to 1.2): three
 synthetic images, pixel i of image j = ((37 i + 101 j + 13) mod 256) / 256
 (exact in float32), through ds_classify; for models of 784 inputs also the
 PNGs of Tests/Fixtures/digits-png through ds_classify_png_file. Each answer
@@ -28,7 +29,7 @@ def image(j, n):
 
 
 models = sorted(glob.glob(os.path.join(root, "Tests/Fuzz/seeds/fuzz_model/*.dsm")))
-models.append(os.path.join(root, "Sources/dsc/Resources/default.dsm"))
+models.append(os.path.join(root, "Sources/dsc/Resources/mlp.dsm"))
 pngs = sorted(glob.glob(os.path.join(root, "Tests/Fixtures/digits-png/*.png")))
 out = {"made_by": "make_golden.py over " + os.path.basename(sys.argv[1]), "models": []}
 for path in models:
