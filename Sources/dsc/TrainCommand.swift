@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
-    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset: lenet, or conv4 (the shipped default model's network, trained with its own recipe: \(TrainDefaults.conv4.epochs) epochs, --augment \(TrainDefaults.conv4.augment)): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --dropout.", valueName: "spec"))
+    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset: lenet, or conv3 (the shipped default model's network, trained with its own recipe: \(TrainDefaults.conv3.epochs) epochs, --augment \(TrainDefaults.conv3.augment)): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --dropout.", valueName: "spec"))
     var arch: String?
 
     @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
@@ -540,8 +540,8 @@ enum TrainDefaults {
         var augment: String
     }
 
-    /// `--arch conv4`: the shipped default model's recipe (docs/images.md,
+    /// `--arch conv3`: the shipped default model's recipe (docs/images.md,
     /// "The shipped default model").
-    static let conv4 = PresetRecipe(epochs: 5, augment: "affine,lowres")
-    static let presetRecipes = ["conv4": conv4]
+    static let conv3 = PresetRecipe(epochs: 10, augment: "stroke,lowres")
+    static let presetRecipes = ["conv3": conv3]
 }

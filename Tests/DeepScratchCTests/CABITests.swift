@@ -181,7 +181,7 @@ final class CABITests: XCTestCase {
     }
 
     func testModelsReportInputSize784AndTenClasses() throws {
-        for path in [smallModelPath!, CPaths.shippedModel] {
+        for path in [smallModelPath!, CPaths.shippedModel, CPaths.shippedMLP] {
             let m = try load(path)
             var size = -1, classes = -1
             XCTAssertEqual(ds_model_input_size(m, &size), DS.ok)
@@ -200,7 +200,7 @@ final class CABITests: XCTestCase {
     }
 
     func testLabelsAreTheDigitsZeroToNine() throws {
-        for path in [smallModelPath!, CPaths.shippedModel] {
+        for path in [smallModelPath!, CPaths.shippedModel, CPaths.shippedMLP] {
             let m = try load(path)
             XCTAssertEqual((0..<10).map { label(m, $0) }, (0..<10).map { String($0) }, path)
         }
@@ -338,9 +338,9 @@ final class CABITests: XCTestCase {
         }
     }
 
-    func testClassifyWithTheShippedModelMatchesAnIndependentForwardPass() throws {
-        let m = try load(CPaths.shippedModel)
-        let reference = try ReferenceNetwork(path: CPaths.shippedModel)
+    func testClassifyWithTheShippedMLPMatchesAnIndependentForwardPass() throws {
+        let m = try load(CPaths.shippedMLP)
+        let reference = try ReferenceNetwork(path: CPaths.shippedMLP)
         for (k, image) in images(10, seed: 13).enumerated() {
             let r = classify(m, image)
             XCTAssertEqual(r.status, DS.ok, lastError())

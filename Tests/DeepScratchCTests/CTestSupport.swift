@@ -54,7 +54,10 @@ enum CPaths {
         }
     }
     static var examples: String { root + "/examples" }
+    /// The default model dsc ships (the conv3 network).
     static var shippedModel: String { root + "/Sources/dsc/Resources/default.dsm" }
+    /// The fully connected model dsc ships as `mlp` (784-512-512-10, f16).
+    static var shippedMLP: String { root + "/Sources/dsc/Resources/mlp.dsm" }
 
     /// The labelled digit pictures `NNNNN_L.png` of `Tests/Fixtures/digits-png`
     /// (MNIST test images as a user's scan would look; see its README).

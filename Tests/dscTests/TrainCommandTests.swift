@@ -40,6 +40,24 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertThrowsError(try config(["--augment", "blur"])) { XCTAssertTrue("\($0)".contains("--augment"), "\($0)") }
     }
 
+    func testThePresetConv3BringsItsRecipeAndFlagsStillOverrideIt() throws {
+        let c = try config(["--arch", "conv3"])
+        XCTAssertEqual(LayerSpec.describe(c.architecture.layers),
+                       "conv 32 5x5 bn, pool 2, conv 64 3x3 bn, conv 64 3x3 bn, pool 2, dense 256 dropout 0.3, dense 10")
+        XCTAssertEqual(c.epochs, TrainDefaults.conv3.epochs)
+        XCTAssertEqual(c.augment, try Augmentation(parsing: TrainDefaults.conv3.augment))
+        XCTAssertFalse(c.augment.isEmpty)
+        XCTAssertEqual(c.learningRate, TrainDefaults.convolutionalAdamRate)
+        let own = try config(["--arch", " CONV3 ", "--epochs", "2", "--augment", "none"])
+        XCTAssertEqual(own.epochs, 2)
+        XCTAssertEqual(own.augment, .none)
+        // The same layers spelled out are not the preset: the general defaults for convolutions.
+        let spelled = try config(["--arch", LayerSpec.presets["conv3"]!])
+        XCTAssertEqual(spelled.architecture.layers, c.architecture.layers)
+        XCTAssertEqual(spelled.epochs, TrainDefaults.convolutionalEpochs)
+        XCTAssertEqual(spelled.augment, .none)
+    }
+
     func testHiddenNoneGivesSoftmaxRegression() throws {
         let c = try config(["--hidden", "none"])
         XCTAssertEqual(c.architecture.sizes, [784, 10])

@@ -96,6 +96,9 @@ def test_usage_errors_and_a_model_that_does_not_load(tmp_path):
     # No --model, no $DEEPSCRATCH_MODEL and no model in the package (a checkout has none).
     result = _run(_digits(), env=_env(DEEPSCRATCH_MODEL=None))
     assert result.returncode == 1 and "--model" in result.stderr
+    # A shipped name is the package's file, not a path here: a checkout has none, and the error names it.
+    result = _run(["--model", "mlp"] + _digits())
+    assert result.returncode == 1 and os.path.join("_lib", "mlp.dsm") in result.stderr, result.stderr
 
 
 def test_output_is_byte_for_byte_dsc_predicts():

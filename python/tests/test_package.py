@@ -100,10 +100,20 @@ def test_the_shipped_model_describes_itself(model):
     assert model.input_shape == (28, 28, 1)
     meta = model.metadata
     assert meta["input_shape"] == [28, 28, 1] and meta["classes"] == model.labels
-    assert meta["layers"][0].startswith("dense 784")
+    assert meta["layers"][0].startswith("conv 1 32 5 "), meta["layers"]  # the default model is the conv3 network
     model.metadata["classes"].append("x")  # a copy: the model is unchanged
     assert model.metadata["classes"] == model.labels
     assert "28x28x1" in repr(model)
+
+
+def test_shipped_names_resolve_before_paths():
+    for name in ("default", "mlp"):
+        resolved = deepscratch.resolve_model(name)
+        assert resolved == deepscratch.SHIPPED_MODELS[name]
+        assert resolved.endswith(os.path.join("deepscratch", "_lib", name + ".dsm"))
+    assert deepscratch.BUNDLED_MODEL == deepscratch.SHIPPED_MODELS["default"]
+    for path in ("./mlp", "mlp.dsm", "/x/default", "MLP"):
+        assert deepscratch.resolve_model(path) == path
 
 
 def test_input_shape_is_the_librarys(model, lib, needs_1_2):

@@ -119,11 +119,19 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
         let inner = work + stride + 1
         // The ink's box in the source (rows r0...r1, columns c0...c1); only it is converted and restroked.
         var (c0, r0, c1, r1) = (cols, rows, -1, -1)
-        for r in 0..<rows {
-            let line = src + r * cols
-            guard let first = (0..<cols).first(where: { line[$0] != 0 }) else { continue }
-            let last = (first..<cols).last(where: { line[$0] != 0 })!
-            (c0, r0, c1, r1) = (min(c0, first), min(r0, r), max(c1, last), r)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: cols) { column in
+            // The OR of each column and of each row (loops that vectorize), then the box's ends.
+            column.initialize(repeating: 0)
+            for r in 0..<rows {
+                let line = src + r * cols
+                var any: UInt8 = 0
+                for c in 0..<cols { column[c] |= line[c]; any |= line[c] }
+                if any != 0 { (r0, r1) = (min(r0, r), r) }
+            }
+            if r1 >= 0 {
+                c0 = column.firstIndex { $0 != 0 }!
+                c1 = column.lastIndex { $0 != 0 }!
+            }
         }
         if r1 >= 0 {
             for r in r0...r1 { for c in c0...c1 { inner[r * stride + c] = Float(src[r * cols + c]) } }
@@ -178,7 +186,7 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
                 }
                 // Source x = a00·px + a01·py + bx + ex, y = a10·px + a11·py + by + ey, px = c − cx.
                 let py = Float(r) - cy
-                Self.sampleRow(inner, stride: stride, ink: ink,
+                Self.sampleRow(inner, stride: stride, ink: ink, margin: elastic ? amplitude : 0,
                                x0: a01 * py + bx - a00 * cx, dx: a00, y0: a11 * py + by - a10 * cx, dy: a10,
                                ex: ex, ey: ey, cols: cols, into: dst + r * cols)
             }
@@ -276,14 +284,29 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
     static let span = 5
 
     /// One output row: pixel c samples the source (bilinear) at
-    /// (x0 + c·dx + ex[c], y0 + c·dy + ey[c]); a point at least a pixel
-    /// outside the ink's box `ink` (x0, y0, x1, y1) is background without
-    /// reading anything, and every other one reads inside the frame.
+    /// (x0 + c·dx + ex[c], y0 + c·dy + ey[c]), |ex|, |ey| ≤ `margin`; a point
+    /// at least a pixel outside the ink's box `ink` (x0, y0, x1, y1) is
+    /// background without reading anything, and every other one reads inside
+    /// the frame. Only the columns whose straight-line point comes within
+    /// `margin` of the box are looked at (with a column to spare either side).
     @inline(__always)
-    static func sampleRow(_ image: UnsafePointer<Float>, stride: Int, ink: (Float, Float, Float, Float),
+    static func sampleRow(_ image: UnsafePointer<Float>, stride: Int, ink: (Float, Float, Float, Float), margin: Float,
                           x0: Float, dx: Float, y0: Float, dy: Float,
                           ex: UnsafePointer<Float>, ey: UnsafePointer<Float>, cols: Int, into out: UnsafeMutablePointer<UInt8>) {
-        for c in 0..<cols {
+        // The columns c with start + c·step in (lo, hi), as a half-open range within 0..<cols, widened by one.
+        func columns(_ start: Float, _ step: Float, _ lo: Float, _ hi: Float) -> (Int, Int) {
+            if abs(step) < 1e-6 { return start > lo - 1 && start < hi + 1 ? (0, cols) : (0, 0) }
+            let (a, b) = ((lo - start) / step, (hi - start) / step)
+            let (first, last) = (min(a, b).rounded(.down) - 1, max(a, b).rounded(.up) + 1)
+            guard first < Float(cols), last > 0 else { return (0, 0) }
+            return (Int(max(first, 0)), Int(min(last, Float(cols - 1))) + 1)
+        }
+        let (xa, xb) = columns(x0, dx, ink.0 - 1 - margin, ink.2 + 1 + margin)
+        let (ya, yb) = columns(y0, dy, ink.1 - 1 - margin, ink.3 + 1 + margin)
+        let (first, end) = (max(xa, ya), max(max(xa, ya), min(xb, yb)))
+        out.update(repeating: 0, count: first)
+        (out + end).update(repeating: 0, count: cols - end)
+        for c in first..<end {
             let x = x0 + Float(c) * dx + ex[c], y = y0 + Float(c) * dy + ey[c]
             guard x > ink.0 - 1, x < ink.2 + 1, y > ink.1 - 1, y < ink.3 + 1 else { out[c] = 0; continue }
             let (xf, yf) = (x.rounded(.down), y.rounded(.down))

@@ -21,10 +21,11 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
         // convolutions, batch-normalized, each with 2×2 max pooling
         // (28→24→12→8→4), then 1024 → 256 → 10.
         "lenet": "conv 32 5x5 bn, pool 2, conv 64 5x5 bn, pool 2, dense 256 dropout 0.25, dense 10",
-        // The shipped default model's network (docs/images.md): two pairs of
-        // batch-normalized 3×3 valid convolutions, each pair then 2×2 max
-        // pooling (28→26→24→12→10→8→4), then 1024 → 256 → 10.
-        "conv4": "conv 32 3x3 bn, conv 32 3x3 bn, pool 2, conv 64 3x3 bn, conv 64 3x3 bn, pool 2, dense 256 dropout 0.3, dense 10",
+        // The shipped default model's network (docs/images.md, "The shipped
+        // default model"): lenet's first convolution, then two batch-normalized
+        // 3×3 ones before the second pooling (28→24→12→10→8→4), then
+        // 1024 → 256 → 10.
+        "conv3": "conv 32 5x5 bn, pool 2, conv 64 3x3 bn, conv 64 3x3 bn, pool 2, dense 256 dropout 0.3, dense 10",
     ]
 
     /// The output shape after each layer of `layers` on `input`, or the
@@ -152,7 +153,7 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
     // MARK: The readable spec of `dsc train --arch`
 
     /// Parses a readable architecture: comma-separated layers, the last a
-    /// dense layer of the class count, or the name of a preset (`lenet`, `conv4`).
+    /// dense layer of the class count, or the name of a preset (`lenet`, `conv3`).
     ///
     ///     conv F KxK [stride S] [pad P | same] [bn]
     ///     pool N | maxpool N | avgpool N  [stride S]   (stride defaults to N)
@@ -170,7 +171,7 @@ public enum LayerSpec: Equatable, Hashable, Sendable {
         let tokens = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmedSpaces }
         guard !(tokens.count == 1 && tokens[0].isEmpty) else {
             throw DeepScratchError.invalidSetting(name: "--arch", value: spec,
-                                                  expected: "comma-separated layers such as 'conv 32 5x5, pool 2, dense 10', or a preset: lenet, conv4")
+                                                  expected: "comma-separated layers such as 'conv 32 5x5, pool 2, dense 10', or a preset: lenet, conv3")
         }
         for (t, token) in tokens.enumerated() {
             let isLast = t == tokens.count - 1
