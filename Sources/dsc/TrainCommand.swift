@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Hidden layer sizes, comma-separated, or 'none' for softmax regression. (default: \(TrainDefaults.hidden))")
     var hidden: String?
 
-    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset: lenet, or conv3 (the shipped default model's network, trained with its own recipe: \(TrainDefaults.conv3.epochs) epochs, --augment \(TrainDefaults.conv3.augment)): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --dropout.", valueName: "spec"))
+    @Option(help: ArgumentHelp("Layers of a convolutional network, comma-separated, or a preset: lenet, or conv3 (the shipped default model's network, trained with its own recipe: \(TrainDefaults.conv3.epochs) epochs, --augment \(TrainDefaults.conv3.augment), --dev \(TrainDefaults.conv3.dev)): e.g. 'conv 32 5x5, pool 2, conv 64 5x5, pool 2, dense 256 dropout 0.5, dense 10'. Layers: conv F KxK [stride S] [pad P|same] [bn]; pool|maxpool|avgpool N [stride S]; dense N [bn] [dropout P]; dropout P; bn. Replaces --hidden and --dropout.", valueName: "spec"))
     var arch: String?
 
     @Option(help: "Hidden activation: relu, leaky-relu, tanh or sigmoid. (default: relu)")
@@ -95,10 +95,10 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Data augmentation: shift each training image by up to this many pixels in x and y, drawn per image and epoch; 0 = off. (default: \(TrainDefaults.augmentShift))")
     var augmentShift: Int?
 
-    @Option(help: "Data augmentation: random distortions of each training image, drawn per image and epoch: affine (rotation ±12°, size ±10 %, shear, ±2 px), elastic (a smooth random displacement field, as Simard et al. 2003), stroke (thinner or thicker pen), lowres (half the images seen 2–3.2 pixels per coarse pixel, as a small scan), comma-separated, or none. See them with dsc show --augment. (default: none)")
+    @Option(help: "Data augmentation: random distortions of each training image, drawn per image and epoch: affine (rotation ±12°, size ±10 %, shear, ±2 px), elastic (a smooth random displacement field, as Simard et al. 2003), stroke (thinner or thicker pen), lowres (a quarter of the images seen through coarse pixels of 2–3.2 pixels, as a small scan), comma-separated, or none. See them with dsc show --augment. (default: none)")
     var augment: String?
 
-    @Option(parsing: .unconditional, help: "Number of training images held out as the dev split, taken from the end. (default: 5000)")
+    @Option(parsing: .unconditional, help: "Number of training images held out as the dev split, taken from the end. (default: 5000; 0 with --arch conv3)")
     var dev: Int?
 
     @Option(parsing: .unconditional, help: "Random seed: initial weights, shuffles, augmentation and dropout masks. (default: 1)")
@@ -153,7 +153,7 @@ struct TrainCommand: ParsableCommand {
         }
         let inputShape = [dataset.train.rows, dataset.train.cols, 1]
         let tag = fashion ? DataLocation.fashionTag : (classes != nil ? lastPathComponent(directory) : (directory.contains("fashion") ? DataLocation.fashionTag : "mnist"))
-        let devCount = dev ?? resumed?.trainingState?.devCount ?? 5000
+        let devCount = dev ?? resumed?.trainingState?.devCount ?? presetRecipe(resuming: resumed != nil)?.dev ?? 5000
         guard devCount >= 0, devCount < dataset.train.count else {
             throw DeepScratchError.invalidSetting(name: "--dev", value: "\(devCount)",
                                                   expected: "0 to \(dataset.train.count - 1) images")
@@ -475,7 +475,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         // A preset's own recipe, for the flags not given (a resumed run keeps its checkpoint's).
-        let preset = base == nil ? arch.flatMap { TrainDefaults.presetRecipes[$0.trimmingCharacters(in: .whitespaces).lowercased()] } : nil
+        let preset = presetRecipe(resuming: model != nil)
         var config = TrainingConfig(
             architecture: architecture,
             initialization: initScheme,
@@ -490,6 +490,13 @@ struct TrainCommand: ParsableCommand {
             ?? (try preset.map { try Augmentation(parsing: $0.augment) }) ?? .none
         try config.validate()
         return config
+    }
+
+    /// The recipe of the `--arch` preset named, if it has one; none on
+    /// resume (a checkpoint keeps its own settings).
+    func presetRecipe(resuming: Bool) -> TrainDefaults.PresetRecipe? {
+        guard !resuming, let arch else { return nil }
+        return TrainDefaults.presetRecipes[arch.trimmingCharacters(in: .whitespaces).lowercased()]
     }
 
     func describe(_ d: LearningRateDecay) -> String {
@@ -538,10 +545,12 @@ enum TrainDefaults {
     struct PresetRecipe {
         var epochs: Int
         var augment: String
+        /// Images held out as the dev split (0: train on all of them).
+        var dev: Int
     }
 
     /// `--arch conv3`: the shipped default model's recipe (docs/images.md,
     /// "The shipped default model").
-    static let conv3 = PresetRecipe(epochs: 10, augment: "stroke,lowres")
+    static let conv3 = PresetRecipe(epochs: 10, augment: "stroke,lowres", dev: 0)
     static let presetRecipes = ["conv3": conv3]
 }

@@ -85,12 +85,13 @@ final class AugmentationTests: XCTestCase {
         // A ring: a 3-pixel hole inside a 2-pixel stroke (an 8's loop), at rows and columns 8…14.
         var ring = [UInt8](repeating: 0, count: 784)
         for r in 8...14 { for c in 8...14 where !((10...12).contains(r) && (10...12).contains(c)) { ring[r * 28 + c] = 255 } }
-        // First draw ≥ 0: the half left alone.
-        XCTAssertEqual(distort(lowres, [0.2, 1, 0.3], ring), ring)
-        // First draw < 0: coarse pixels of 3.2 px (second draw 1), the grid's phase from the third.
+        // First draw ≥ −0.5: the three quarters left alone.
+        XCTAssertEqual(distort(lowres, [-0.4, 1, 0.3], ring), ring)
+        XCTAssertEqual(distort(lowres, [0.9, 1, 0.3], ring), ring)
+        // First draw < −0.5: coarse pixels of 3.2 px (second draw 1), the grid's phase from the third.
         var hole = 0
         for phase in [-1.0, -0.3, 0.4, 0.95] {
-            let coarse = distort(lowres, [-0.5, 1, phase], ring)
+            let coarse = distort(lowres, [-0.8, 1, phase], ring)
             XCTAssertNotEqual(coarse, ring)
             XCTAssertGreaterThan(coarse[11 * 28 + 11], 64, "the hole fills in, at least partly (phase \(phase))")
             hole += Int(coarse[11 * 28 + 11])
@@ -102,10 +103,10 @@ final class AugmentationTests: XCTestCase {
         }
         XCTAssertGreaterThan(hole / 4, 160, "on average over the phases the hole is mostly ink")
         // The finest coarse pixels (2 px) keep a 3-pixel hole open at some phase, and an empty image stays empty.
-        let fine = (0..<4).map { distort(lowres, [-0.5, -1, -1 + Double($0) / 2], ring)[11 * 28 + 11] }
+        let fine = (0..<4).map { distort(lowres, [-0.8, -1, -1 + Double($0) / 2], ring)[11 * 28 + 11] }
         XCTAssertLessThan(fine.min()!, 128, "\(fine)")
         let empty = [UInt8](repeating: 0, count: 784)
-        XCTAssertEqual(distort(lowres, [-0.5, 0, 0], empty), empty)
+        XCTAssertEqual(distort(lowres, [-0.8, 0, 0], empty), empty)
     }
 
     func testElasticDisplacementIsSmoothAndBounded() {

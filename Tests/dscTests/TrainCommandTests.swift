@@ -6,9 +6,10 @@ import XCTest
 /// `dsc train` flags → `TrainingConfig`.
 final class TrainCommandTests: XCTestCase {
     private func config(_ arguments: [String]) throws -> TrainingConfig {
-        let command = try TrainCommand.parse(arguments)
-        return try command.makeConfig()
+        try command(arguments).makeConfig()
     }
+
+    private func command(_ arguments: [String]) throws -> TrainCommand { try TrainCommand.parse(arguments) }
 
     func testDefaultsAre784x512x512x10ReluAdamCosineWithOnePixelShifts() throws {
         let c = try config([])
@@ -48,6 +49,9 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(c.augment, try Augmentation(parsing: TrainDefaults.conv3.augment))
         XCTAssertFalse(c.augment.isEmpty)
         XCTAssertEqual(c.learningRate, TrainDefaults.convolutionalAdamRate)
+        XCTAssertEqual(try command(["--arch", "conv3"]).presetRecipe(resuming: false)?.dev, 0, "trained on all 60,000 images")
+        XCTAssertNil(try command(["--arch", "conv3"]).presetRecipe(resuming: true), "a resumed run keeps its checkpoint's settings")
+        XCTAssertNil(try command(["--arch", "lenet"]).presetRecipe(resuming: false))
         let own = try config(["--arch", " CONV3 ", "--epochs", "2", "--augment", "none"])
         XCTAssertEqual(own.epochs, 2)
         XCTAssertEqual(own.augment, .none)
