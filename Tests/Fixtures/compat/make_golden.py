@@ -6,7 +6,7 @@ to the same answers.
     python3 make_golden.py /path/to/old/libdeepscratch.so > golden.json
 
 For every model of Tests/Fuzz/seeds/fuzz_model and the shipped MLP (mlp.dsm, the
-shipped default.dsm of versions up to 1.2): three
+shipped default.dsm before the conv3 model): three
 synthetic images, pixel i of image j = ((37 i + 101 j + 13) mod 256) / 256
 (exact in float32), through ds_classify; for models of 784 inputs also the
 PNGs of Tests/Fixtures/digits-png through ds_classify_png_file. Each answer
