@@ -120,18 +120,30 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
         let inner = work + stride + 1
         // The ink's box in the source (rows r0...r1, columns c0...c1); only it is converted and restroked.
         var (c0, r0, c1, r1) = (cols, rows, -1, -1)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: cols) { column in
-            // The OR of each column and of each row (loops that vectorize), then the box's ends.
+        let words = (cols + 7) / 8
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { column in
+            // The OR of each column and of each row, 8 columns to a word, then the box's ends.
             column.initialize(repeating: 0)
             for r in 0..<rows {
-                let line = src + r * cols
-                var any: UInt8 = 0
-                for c in 0..<cols { column[c] |= line[c]; any |= line[c] }
+                let line = UnsafeRawPointer(src + r * cols)
+                var any: UInt64 = 0
+                for w in 0..<(cols / 8) {
+                    let v = UInt64(littleEndian: line.loadUnaligned(fromByteOffset: 8 * w, as: UInt64.self))
+                    column[w] |= v
+                    any |= v
+                }
+                for c in (cols / 8 * 8)..<cols {
+                    let v = UInt64(line.load(fromByteOffset: c, as: UInt8.self)) << (8 * UInt64(c % 8))
+                    column[c / 8] |= v
+                    any |= v
+                }
                 if any != 0 { (r0, r1) = (min(r0, r), r) }
             }
             if r1 >= 0 {
-                c0 = column.firstIndex { $0 != 0 }!
-                c1 = column.lastIndex { $0 != 0 }!
+                // Column c is byte c % 8 of word c / 8, the first column in the low byte.
+                func inked(_ c: Int) -> Bool { column[c / 8] >> (8 * UInt64(c % 8)) & 0xFF != 0 }
+                c0 = (0..<cols).first(where: inked)!
+                c1 = (0..<cols).last(where: inked)!
             }
         }
         if r1 >= 0 {
@@ -165,31 +177,41 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
         let (a00, a01, a10, a11) = (Float(m00), Float(m01), Float(m10), Float(m11))
         let (bx, by) = (Float(tx) + cx, Float(ty) + cy)
         let spacing = Float(Self.elasticSpacing), amplitude = Float(Self.elasticAmplitude)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * cols + 2 * gw) { e in
-            let (ex, ey, rowGrid) = (e.baseAddress!, e.baseAddress! + cols, e.baseAddress! + 2 * cols)
+        let margin = elastic ? amplitude : 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * cols + 2 * gw) { e in
+            let (ex, ey, rowGrid, fxs) = (e.baseAddress!, e.baseAddress! + cols, e.baseAddress! + 2 * cols,
+                                          e.baseAddress! + 2 * cols + 2 * gw)
             ex.update(repeating: 0, count: 2 * cols)
-            for r in 0..<rows {
-                if elastic {
-                    // e(p) along this row: the control points' displacements, bilinear between them —
-                    // first between the two grid rows around r, then along the row.
-                    let grid = u + next
-                    let gy = Float(r) / spacing
-                    let iy = Int(gy), fy = gy - Float(iy)
-                    for k in 0..<(2 * gw) {
-                        rowGrid[k] = amplitude * ((1 - fy) * Float(grid[2 * iy * gw + k]) + fy * Float(grid[2 * (iy + 1) * gw + k]))
-                    }
-                    for c in 0..<cols {
-                        let gx = Float(c) / spacing
-                        let ix = Int(gx), fx = gx - Float(ix)
-                        ex[c] = (1 - fx) * rowGrid[2 * ix] + fx * rowGrid[2 * ix + 2]
-                        ey[c] = (1 - fx) * rowGrid[2 * ix + 1] + fx * rowGrid[2 * ix + 3]
-                    }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: cols) { ixs in
+                // Each column's place between the control points: the same for every row.
+                for c in 0..<cols {
+                    let gx = Float(c) / spacing
+                    ixs[c] = Int(gx)
+                    fxs[c] = gx - Float(ixs[c])
                 }
-                // Source x = a00·px + a01·py + bx + ex, y = a10·px + a11·py + by + ey, px = c − cx.
-                let py = Float(r) - cy
-                Self.sampleRow(inner, stride: stride, ink: ink, margin: elastic ? amplitude : 0,
-                               x0: a01 * py + bx - a00 * cx, dx: a00, y0: a11 * py + by - a10 * cx, dy: a10,
-                               ex: ex, ey: ey, cols: cols, into: dst + r * cols)
+                for r in 0..<rows {
+                    // Source x = a00·px + a01·py + bx + ex, y = a10·px + a11·py + by + ey, px = c − cx.
+                    let py = Float(r) - cy
+                    let (x0, y0) = (a01 * py + bx - a00 * cx, a11 * py + by - a10 * cx)
+                    let columns = Self.sampledColumns(x0: x0, dx: a00, y0: y0, dy: a10, ink: ink, margin: margin, cols: cols)
+                    if elastic && !columns.isEmpty {
+                        // e(p) along this row: the control points' displacements, bilinear between them —
+                        // first between the two grid rows around r, then along the row.
+                        let grid = u + next
+                        let gy = Float(r) / spacing
+                        let iy = Int(gy), fy = gy - Float(iy)
+                        for k in 0..<(2 * gw) {
+                            rowGrid[k] = amplitude * ((1 - fy) * Float(grid[2 * iy * gw + k]) + fy * Float(grid[2 * (iy + 1) * gw + k]))
+                        }
+                        for c in columns {
+                            let (ix, fx) = (ixs[c], fxs[c])
+                            ex[c] = (1 - fx) * rowGrid[2 * ix] + fx * rowGrid[2 * ix + 2]
+                            ey[c] = (1 - fx) * rowGrid[2 * ix + 1] + fx * rowGrid[2 * ix + 3]
+                        }
+                    }
+                    Self.sampleRow(inner, stride: stride, ink: ink, x0: x0, dx: a00, y0: y0, dy: a10,
+                                   ex: ex, ey: ey, columns: columns, cols: cols, into: dst + r * cols)
+                }
             }
         }
         if lowres {
@@ -284,16 +306,13 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
     /// Pixels a coarse pixel can overlap along an axis (cells up to 3.2 px).
     static let span = 5
 
-    /// One output row: pixel c samples the source (bilinear) at
-    /// (x0 + c·dx + ex[c], y0 + c·dy + ey[c]), |ex|, |ey| ≤ `margin`; a point
-    /// at least a pixel outside the ink's box `ink` (x0, y0, x1, y1) is
-    /// background without reading anything, and every other one reads inside
-    /// the frame. Only the columns whose straight-line point comes within
-    /// `margin` of the box are looked at (with a column to spare either side).
+    /// The columns of a row whose straight-line sample point
+    /// (x0 + c·dx, y0 + c·dy) comes within `margin` (the largest elastic
+    /// displacement) of the ink's box `ink` widened by a pixel, with a column
+    /// to spare either side: the only ones `sampleRow` needs to look at.
     @inline(__always)
-    static func sampleRow(_ image: UnsafePointer<Float>, stride: Int, ink: (Float, Float, Float, Float), margin: Float,
-                          x0: Float, dx: Float, y0: Float, dy: Float,
-                          ex: UnsafePointer<Float>, ey: UnsafePointer<Float>, cols: Int, into out: UnsafeMutablePointer<UInt8>) {
+    static func sampledColumns(x0: Float, dx: Float, y0: Float, dy: Float, ink: (Float, Float, Float, Float),
+                               margin: Float, cols: Int) -> Range<Int> {
         // The columns c with start + c·step in (lo, hi), as a half-open range within 0..<cols, widened by one.
         func columns(_ start: Float, _ step: Float, _ lo: Float, _ hi: Float) -> (Int, Int) {
             if abs(step) < 1e-6 { return start > lo - 1 && start < hi + 1 ? (0, cols) : (0, 0) }
@@ -304,10 +323,22 @@ public struct Augmentation: Equatable, Hashable, Sendable, CustomStringConvertib
         }
         let (xa, xb) = columns(x0, dx, ink.0 - 1 - margin, ink.2 + 1 + margin)
         let (ya, yb) = columns(y0, dy, ink.1 - 1 - margin, ink.3 + 1 + margin)
-        let (first, end) = (max(xa, ya), max(max(xa, ya), min(xb, yb)))
-        out.update(repeating: 0, count: first)
-        (out + end).update(repeating: 0, count: cols - end)
-        for c in first..<end {
+        let first = max(xa, ya)
+        return first..<max(first, min(xb, yb))
+    }
+
+    /// One output row: pixel c samples the source (bilinear) at
+    /// (x0 + c·dx + ex[c], y0 + c·dy + ey[c]) for c in `columns` (those of
+    /// `sampledColumns`), and the others are background; a point at least a
+    /// pixel outside the ink's box `ink` (x0, y0, x1, y1) is background
+    /// without reading anything, and every other one reads inside the frame.
+    @inline(__always)
+    static func sampleRow(_ image: UnsafePointer<Float>, stride: Int, ink: (Float, Float, Float, Float),
+                          x0: Float, dx: Float, y0: Float, dy: Float, ex: UnsafePointer<Float>, ey: UnsafePointer<Float>,
+                          columns: Range<Int>, cols: Int, into out: UnsafeMutablePointer<UInt8>) {
+        out.update(repeating: 0, count: columns.lowerBound)
+        (out + columns.upperBound).update(repeating: 0, count: cols - columns.upperBound)
+        for c in columns {
             let x = x0 + Float(c) * dx + ex[c], y = y0 + Float(c) * dy + ey[c]
             guard x > ink.0 - 1, x < ink.2 + 1, y > ink.1 - 1, y < ink.3 + 1 else { out[c] = 0; continue }
             let (xf, yf) = (x.rounded(.down), y.rounded(.down))
