@@ -180,7 +180,7 @@ final class CheckpointResumeTests: XCTestCase {
 
     func testResumingWithEveryDistortionEndsBitIdenticalAndTheCheckpointKeepsThem() throws {
         var c = config(.adam)
-        c.augment = Augmentation(affine: true, elastic: true, stroke: true)
+        c.augment = Augmentation(affine: true, elastic: true, stroke: true, lowres: true)
         try assertSameEnd(c, stops: [3, 7])
         // The setting itself survives a checkpoint (and is absent, as before, when off).
         let trainer = try Trainer(config: c, standardization: Standardization(mean: 0, std: 1))
@@ -189,7 +189,7 @@ final class CheckpointResumeTests: XCTestCase {
         model.trainingState = trainer.trainingState(devCount: 0)
         let back = try Model.parse(model.serialized(), path: "augment.dsm")
         XCTAssertEqual(back.trainingState?.config.augment, c.augment)
-        XCTAssertEqual(back.metadata["train.config.augment"], .string("affine,elastic,stroke"))
+        XCTAssertEqual(back.metadata["train.config.augment"], .string("affine,elastic,stroke,lowres"))
         model.trainingState = try Trainer(config: config(.adam), standardization: trainer.standardization).trainingState(devCount: 0)
         XCTAssertNil(try Model.parse(model.serialized(), path: "plain.dsm").metadata["train.config.augment"])
     }
