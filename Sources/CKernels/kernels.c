@@ -7,6 +7,8 @@
 // CPU has AVX2 (__builtin_cpu_supports reads the CPU's feature flags), the
 // baseline one otherwise, or when DEEPSCRATCH_KERNELS=baseline is set, or
 // after dsk_select(0). Elsewhere than x86-64 there is one version.
+// dsk_select also chooses the convolution's version (direct_conv.c: AVX-512,
+// AVX2 with FMA, or baseline); DEEPSCRATCH_KERNELS=avx2 keeps it to AVX2.
 //
 // The arithmetic is the same in both: separate multiply and add (no fused
 // multiply-add: FP_CONTRACT off, and no FMA in the AVX2 version's target),
@@ -146,12 +148,13 @@ static void (*u8s8_selected)(const uint8_t *, size_t, size_t, const int8_t *, si
 static int vnni_selected;
 
 int dsk_select(int wide) {
+    dsk_direct_conv_select(wide);
 #ifdef DSK_HAS_AVX2_VERSION
     __builtin_cpu_init();
     int use = wide && __builtin_cpu_supports("avx2");
     sparse64_selected = use ? sparse64_avx2 : sparse64_baseline;
     avx2_selected = use;
-    int vnni = wide && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+    int vnni = wide == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vnni");
     u8s8_selected = vnni ? u8s8_vnni : u8s8_generic;
     vnni_selected = vnni;
@@ -166,7 +169,7 @@ int dsk_select(int wide) {
 __attribute__((constructor))
 static void dsk_select_at_load(void) {
     const char *choice = getenv("DEEPSCRATCH_KERNELS");
-    dsk_select(!(choice && strcmp(choice, "baseline") == 0));
+    dsk_select(!choice ? 1 : strcmp(choice, "baseline") == 0 ? 0 : strcmp(choice, "avx2") == 0 ? 2 : 1);
 }
 
 const char *dsk_instruction_set(void) { return avx2_selected ? "avx2" : "baseline"; }

@@ -129,11 +129,21 @@ final class ModelLimitsTests: XCTestCase {
                                 mentions: ["working memory", "\(workspace.perImage)", "\(ModelFormat.maximumWorkingValues)"])
     }
 
-    func testTheBatchChunkIs256UnlessItWouldNotFitTheWorkingMemory() throws {
+    func testTheBatchChunkIs256Or32WithConvolutionsUnlessItWouldNotFitTheWorkingMemory() throws {
         let mnist = ImageShape(channels: 1, height: 28, width: 28)
         let lenet = InferenceWorkspace(Architecture(layers: try LayerSpec.parse("lenet", input: mnist, activation: .relu), inputShape: mnist))
         // 28 → conv 5 → 32 x 24 x 24 = 18,432 values; conv 2 patches 32·25 x 8·8 = 51,200.
-        XCTAssertEqual([lenet.widest, lenet.widestPatch, lenet.perImage, lenet.chunk], [18432, 51200, 2 * 18432 + 51200, 256])
+        XCTAssertEqual([lenet.widest, lenet.widestPatch, lenet.widestScratch, lenet.perImage, lenet.chunk],
+                       [18432, 51200, 0, 2 * 18432 + 51200, 32])
+        // A strided, padded convolution whose padded input (3 · 32 · 32) is larger than its patches (3·3·3 · 6·6).
+        let rgb = ImageShape(channels: 3, height: 28, width: 28)
+        let strided = InferenceWorkspace(Architecture(layers: try LayerSpec.parse("conv 4 3x3 stride 5 pad 2, dense 10", input: rgb, activation: .relu), inputShape: rgb))
+        XCTAssertEqual([strided.widestPatch, strided.widestScratch, strided.perImage], [27 * 36, 3 * 32 * 32, 2 * rgb.count + 3 * 32 * 32])
+        // conv3's 3×3 convolutions run as Winograd's F(2×2, 3×3): the tiles of its second convolution
+        // (32 → 64 on 12×12 → 10×10), 16 × 25 tiles × (32 + 64), are the largest scratch, above the patches.
+        let conv3 = InferenceWorkspace(Architecture(layers: try LayerSpec.parse("conv3", input: mnist, activation: .relu), inputShape: mnist))
+        XCTAssertEqual([conv3.widestPatch, conv3.widestScratch, conv3.perImage, conv3.chunk],
+                       [64 * 9 * 64, 16 * 25 * 96, 2 * 18432 + 16 * 25 * 96, 32])
         let shipped = InferenceWorkspace(Architecture(sizes: [784, 512, 512, 10], inputShape: .mnist))
         XCTAssertEqual([shipped.widest, shipped.perImage, shipped.chunk], [784, 2 * 784 + 3 * 784, 256])
         // 2^20 inputs: 5 · 2^20 values per image, so 2^28 / (5 · 2^20) = 51 images at a time.

@@ -179,4 +179,48 @@ final class SparseProductTests: XCTestCase {
         // The product itself is right (the other test checks it in Float64 too).
         XCTAssertNotEqual(baseline[0], C0)
     }
+
+    /// The product over a range of panels writes exactly those panels'
+    /// columns, with the values the product over all panels gives: ranges
+    /// that split the panels (as one image's threads do), the narrower last
+    /// panel included, together give the whole product bit for bit.
+    func testPanelRangesSplitTheProductExactly() {
+        let k = 50, n = 64 * 3 + 17
+        let X = mostlyBackground(rows: 1, cols: k, background: 0, inkShare: 0.5, seed: 21)
+        let B = mostlyBackground(rows: n, cols: k, background: 0, inkShare: 1, seed: 22)
+        let W = Matrix<Float>(rows: n, cols: k)
+        for i in 0..<n * k { W.data[i] = B[i] }
+        let P = ColumnPanels(transposeOf: W)
+        XCTAssertEqual(P.panelCount, 4)
+        let S = SparseRows()
+        S.reset(rows: 1, entries: k)
+        X.withUnsafeBufferPointer { S.appendRow($0.baseAddress!, count: k, background: 0) }
+        let start: [Float] = (0..<n).map { Float($0) / 7 }
+        var whole = start
+        whole.withUnsafeMutableBufferPointer { sparseProduct(S, rows: 0..<1, P, into: $0.baseAddress!, ldc: n, accumulate: true) }
+        for split in [[0..<1, 1..<4], [0..<2, 2..<4], [0..<3, 3..<4], [0..<4]] {
+            var pieces = start
+            for range in split {
+                var alone = start
+                pieces.withUnsafeMutableBufferPointer {
+                    sparseProduct(start: S.start, index: S.index, value: S.value, rows: 0..<1, P, panels: range,
+                                  into: $0.baseAddress!, ldc: n, accumulate: true)
+                }
+                alone.withUnsafeMutableBufferPointer {
+                    sparseProduct(start: S.start, index: S.index, value: S.value, rows: 0..<1, P, panels: range,
+                                  into: $0.baseAddress!, ldc: n, accumulate: true)
+                }
+                // columns outside the range untouched
+                let columns = (range.lowerBound * 64)..<min(n, range.upperBound * 64)
+                for c in 0..<n where !columns.contains(c) { XCTAssertEqual(alone[c], start[c], "\(range): column \(c) written") }
+            }
+            XCTAssertEqual(pieces, whole, "split \(split)")
+        }
+        // and the whole product is the product
+        for c in 0..<n {
+            var expected = Double(start[c])
+            for j in 0..<k { expected += Double(X[j]) * Double(W[c, j]) }
+            XCTAssertEqual(Double(whole[c]), expected, accuracy: 1e-4 * max(1, abs(expected)))
+        }
+    }
 }

@@ -8,8 +8,12 @@ import Synchronization
 /// model's standardization is applied here.
 ///
 /// The network is compiled once into a plan, one step per layer (dropout
-/// gone, batch normalization as a per-channel affine map), and one executor
-/// runs it for one image and for batches. Where it pays, a dense step reads
+/// gone, batch normalization as a per-channel affine map, a ReLU after a
+/// convolution folded into it), and one executor runs it for one image and
+/// for batches. Activations are image-major (one row per image) and images
+/// channels-last (`(y·W + x)·C + c`, the layout `DirectConvolution` reads;
+/// the first dense layer after them has its columns reordered to match).
+/// Where it pays, a dense step reads
 /// only the weights of the inputs that differ from a background value (the
 /// first layer: pixels that are not blank; after a ReLU: the non-zero
 /// units): `W·x = W·x_bg + Σ_{j: x_j ≠ x_bg} (x_j − x_bg)·W[:, j]`, the first
@@ -21,24 +25,23 @@ public final class InferenceModel: @unchecked Sendable {
     public let inputSize: Int
     /// Number of classes.
     public let classCount: Int
-    /// The network as inference runs it, in the training layout (one
-    /// example per column).
+    /// The network as inference runs it.
     private let plan: [Step]
-    /// How batches use the threads: blocks of whole images, one block per
-    /// thread at a time with single-threaded products, the activations
-    /// image-major (one row per image: networks without convolutions, whose
-    /// blocks need little memory), or chunks one after another whose
-    /// products split across the threads, the activations feature-major
-    /// (one column per image, the layout of convolutions).
-    private let blocksPerThread: Bool
+    /// The steps before the first dense one when the network starts with
+    /// image steps (convolutions): a batch runs them image by image, so that
+    /// one image's activations stay in the cache, then the rest on the block.
+    private let imageSteps: Int
+    /// Where each input value goes in the channels-last order, when the
+    /// image steps read an input of several channels (nil otherwise: the
+    /// input is used as it comes).
+    private let inputOrder: [Int]?
     private let mean: Float
     private let inverseStd: Float
     /// Widest layer output, for scratch buffers.
     private let widest: Int
-    /// Patch-matrix rows × positions of the largest convolution (per example).
-    private let widestPatch: Int
-    /// Images a batch call runs together (256 unless they would not fit
-    /// `ModelFormat.maximumWorkingValues`).
+    /// Values of the largest convolution's scratch (`DirectConvolution.scratchCount`, per example).
+    private let widestScratch: Int
+    /// Images a batch call's thread runs together (`InferenceWorkspace.chunk`).
     private let chunk: Int
 
     /// Whether batches run the first layer in integers (`Int8FirstLayer`):
@@ -51,10 +54,11 @@ public final class InferenceModel: @unchecked Sendable {
     /// One step of the plan.
     enum Step {
         case dense(DenseWeights)
-        case conv(ConvGeometry, W: Matrix<Float>, b: Matrix<Float>)
+        case conv(DirectConvolution)
+        /// Pooling of a channels-last image (`ConvGeometry` of the channels-first one).
         case pool(PoolKind, ConvGeometry)
-        /// Batch normalization at inference: `y = scale[c]·x + shift[c]` over `spatial` values per channel.
-        case affine(scale: [Float], shift: [Float], spatial: Int)
+        /// Batch normalization at inference: `y = scale[c]·x + shift[c]`, channel innermost.
+        case affine(scale: [Float], shift: [Float])
         case activation(ActivationKind)
     }
 
@@ -119,7 +123,7 @@ public final class InferenceModel: @unchecked Sendable {
         // The buffer sizes, as Model.parse checked them against the limit.
         let workspace = InferenceWorkspace(model.architecture)
         widest = workspace.widest
-        widestPatch = workspace.widestPatch
+        widestScratch = workspace.widestScratch
         chunk = workspace.chunk
         // The plan is compiled from the model's inference layers, the list
         // exporters walk; the tensors are the network's matrices, by name (not copied).
@@ -134,27 +138,52 @@ public final class InferenceModel: @unchecked Sendable {
         guard !layers.isEmpty else { throw DeepScratchError.badModel(path: path, reason: "the layers do not fit the input") }
         let backgroundPixel = model.standardization.table(Float.self)[0]
         var steps = [Step]()
+        // The shape of the activations so far when they are an image, channels-last (the
+        // input too, unless a dense layer reads it first).
+        var image: ImageShape?
+        if case .dense? = layers.first {} else { image = model.architecture.inputShape }
         for layer in layers {
             switch layer {
             case let .dense(_, outputs, W, b):
                 let bias = try b.map(matrix) ?? Matrix<Float>(rows: outputs, cols: 1)
-                let weights = try matrix(W)
+                var weights = try matrix(W)
+                if let shape = image, shape.channels > 1, shape.area > 1 {
+                    // W's columns in the channels-last order of the image it reads
+                    let reordered = Matrix<Float>(rows: weights.rows, cols: weights.cols)
+                    let index = shape.channelsLastIndex
+                    for i in 0..<weights.rows {
+                        for j in 0..<weights.cols { reordered[i, index[j]] = weights[i, j] }
+                    }
+                    weights = reordered
+                }
+                image = nil
                 // The first layer skips blank pixels; a later one the zeros a ReLU leaves (pooling keeps them).
                 let background: Float? = steps.isEmpty ? backgroundPixel : (Self.followsReLU(steps) ? 0 : nil)
                 let int8 = steps.isEmpty && Int8FirstLayer.pays ? Int8FirstLayer(W: weights, inverseStd: inverseStd) : nil
                 steps.append(.dense(DenseWeights(W: weights, b: bias, background: background, int8: int8)))
             case let .conv(input, output, kernel, stride, padding, W, b):
-                steps.append(.conv(ConvGeometry(input: input, output: output, kernel: kernel, stride: stride, padding: padding),
-                                   W: try matrix(W), b: try b.map(matrix) ?? Matrix<Float>(rows: output.channels, cols: 1)))
+                let g = ConvGeometry(input: input, output: output, kernel: kernel, stride: stride, padding: padding)
+                steps.append(.conv(DirectConvolution(g, W: try matrix(W),
+                                                     b: try b.map(matrix) ?? Matrix<Float>(rows: output.channels, cols: 1))))
+                image = output
             case let .pool(kind, input, output, size, stride):
                 steps.append(.pool(kind, ConvGeometry(input: input, output: output, kernel: size, stride: stride, padding: 0)))
+                image = output
             case let .batchNorm(shape, epsilon, gamma, beta, mean, variance):
                 let (g, bt, mu, v) = (try matrix(gamma), try matrix(beta), try matrix(mean), try matrix(variance))
                 let affine = (0..<shape.channels).map {
                     BatchNorm<Float>.inferenceAffine(gamma: g.data[$0], beta: bt.data[$0], mean: mu.data[$0],
                                                      variance: v.data[$0], epsilon: Float(epsilon))
                 }
-                steps.append(.affine(scale: affine.map(\.scale), shift: affine.map(\.shift), spatial: shape.area))
+                steps.append(.affine(scale: affine.map(\.scale), shift: affine.map(\.shift)))
+            case .activation(.relu):
+                // y = max(0, Z), inside the convolution that computes Z when one does
+                if case var .conv(c)? = steps.last, !c.relu {
+                    c.relu = true
+                    steps[steps.count - 1] = .conv(c)
+                } else {
+                    steps.append(.activation(.relu))
+                }
             case let .activation(kind):
                 steps.append(.activation(kind))
             case .softmax:
@@ -162,7 +191,13 @@ public final class InferenceModel: @unchecked Sendable {
             }
         }
         plan = steps
-        blocksPerThread = workspace.widestPatch == 0
+        if case .dense? = steps.first {
+            imageSteps = 0
+        } else {
+            imageSteps = steps.firstIndex { if case .dense = $0 { return true } else { return false } } ?? steps.count
+        }
+        let input = model.architecture.inputShape
+        inputOrder = imageSteps > 0 && input.channels > 1 && input.area > 1 ? input.channelsLastIndex : nil
     }
 
     /// Whether the last step before now that changes values is a ReLU
@@ -172,6 +207,7 @@ public final class InferenceModel: @unchecked Sendable {
             switch step {
             case .pool: continue
             case .activation(.relu): return true
+            case let .conv(c): return c.relu
             default: return false
             }
         }
@@ -183,13 +219,13 @@ public final class InferenceModel: @unchecked Sendable {
     ///   - pixels: the image, `inputSize` values.
     ///   - probabilities: receives `classCount` values.
     public func probabilities(pixels: UnsafePointer<Float>, into probabilities: UnsafeMutablePointer<Float>) {
-        // Stack buffers: two activations, the patch matrix, and the inputs a sparse product reads.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * widest + widestPatch) { floats in
+        // Stack buffers: two activations, a convolution's scratch, and the inputs a sparse product reads.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * widest + widestScratch) { floats in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: widest + 2) { positions in
                 let x = floats.baseAddress!
-                let scratch = Scratch(x: x, y: x + widest, cols: x + 2 * widest, value: x + 2 * widest + widestPatch,
-                                      start: positions.baseAddress!, block: nil)
-                run(pixels, m: 1, into: probabilities, scratch, threaded: false)
+                let scratch = Scratch(x: x, y: x + widest, image: nil, scratch: x + 2 * widest,
+                                      value: x + 2 * widest + widestScratch, start: positions.baseAddress!, block: nil)
+                run(pixels, m: 1, into: probabilities, scratch)
             }
         }
     }
@@ -197,40 +233,31 @@ public final class InferenceModel: @unchecked Sendable {
     /// Class probabilities of `count` images, `inputSize` values each, one
     /// after another; `probabilities` receives `count × classCount` values.
     ///
-    /// Networks without convolutions cut the images into blocks of 256 that
-    /// the engine's threads take in turn, each running a block through the
-    /// whole plan with single-threaded products (no hand-over between
-    /// layers); the first layer reads each image's ink pixels as sparse rows
-    /// (a digit is about a fifth ink), or, for blocks of mostly-ink images,
-    /// runs a product over the pixels that are ink somewhere in the block.
-    /// Networks with convolutions run chunks of 256 images one after another
-    /// with the products split across the threads. (Blocks and chunks are
-    /// smaller for a model whose 256 images would not fit
-    /// `ModelFormat.maximumWorkingValues`.)
+    /// The images are cut into blocks (256 images without convolutions, 32
+    /// with, fewer for a model whose block would not fit
+    /// `ModelFormat.maximumWorkingValues`) that the engine's threads take in
+    /// turn, each running a block through the whole plan with
+    /// single-threaded products: convolutions image by image, dense layers
+    /// as one product per block. A first dense layer reads each image's ink
+    /// pixels as sparse rows (a digit is about a fifth ink), or, for blocks
+    /// of mostly-ink images, runs a product over the pixels that are ink
+    /// somewhere in the block.
     public func probabilities(batch pixels: UnsafePointer<Float>, count: Int,
                               into probabilities: UnsafeMutablePointer<Float>) {
         let block = min(chunk, max(1, count))
         let blocks = (count + chunk - 1) / chunk
         if blocks == 0 { return }
-        guard blocksPerThread else {
-            let buffers = BlockBuffers(rows: block, widest: widest, patch: widestPatch, int8: nil)
-            for b in 0..<blocks {
-                let start = b * chunk, m = min(chunk, count - start)
-                run(pixels + start * inputSize, m: m, into: probabilities + start * classCount, buffers.scratch, threaded: true)
-            }
-            return
-        }
         let next = Atomic<Int>(0)
         var int8: Int8FirstLayer?
         if case let .dense(d)? = plan.first { int8 = d.int8 }
         Parallelism.pool.run { [int8] worker in
             guard worker < blocks else { return }
-            let buffers = BlockBuffers(rows: block, widest: widest, patch: 0, int8: int8)
+            let buffers = BlockBuffers(rows: block, widest: widest, scratch: widestScratch, int8: int8)
             while true {
                 let b = next.add(1, ordering: .relaxed).oldValue
                 if b >= blocks { break }
                 let start = b * chunk, m = min(chunk, count - start)
-                run(pixels + start * inputSize, m: m, into: probabilities + start * classCount, buffers.scratch, threaded: false)
+                run(pixels + start * inputSize, m: m, into: probabilities + start * classCount, buffers.scratch)
             }
         }
     }
@@ -248,8 +275,12 @@ public final class InferenceModel: @unchecked Sendable {
 
     /// The buffers of one `run`.
     struct Scratch {
-        /// Two activations (`m × widest` values each) and the patch matrix.
-        let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>
+        /// Two activations (`m × widest` values each).
+        let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+        /// Two activations of one image, for the image steps of a block (nil for one image).
+        let image: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)?
+        /// A convolution's scratch (`widestScratch` values).
+        let scratch: UnsafeMutablePointer<Float>
         /// One image's inputs that differ from a background: `widest` values,
         /// and their positions after the two row bounds (`widest + 2`).
         let value: UnsafeMutablePointer<Float>, start: UnsafeMutablePointer<Int32>
@@ -258,9 +289,7 @@ public final class InferenceModel: @unchecked Sendable {
         let block: BlockBuffers?
     }
 
-    /// The buffers of one batch call's thread: for its blocks of images, or
-    /// for the chunks of a network with convolutions (then with room for the
-    /// patch matrix and no int8 buffers).
+    /// The buffers of one batch call's thread, for its blocks of images.
     final class BlockBuffers {
         let floats: UnsafeMutablePointer<Float>, positions: UnsafeMutablePointer<Int32>
         /// The block's ink pixels.
@@ -269,15 +298,18 @@ public final class InferenceModel: @unchecked Sendable {
         /// first layer runs in int8.
         let bytes: UnsafeMutablePointer<UInt8>?, sums: UnsafeMutablePointer<Int32>?
         let int8Scratch: UnsafeMutablePointer<UInt32>?
-        private let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>
+        private let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+        private let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, convolution: UnsafeMutablePointer<Float>
         private let value: UnsafeMutablePointer<Float>
 
         /// The buffers as `run` takes them (made on each use: stored, the
         /// reference back to this object would keep it alive forever).
-        var scratch: Scratch { Scratch(x: x, y: y, cols: cols, value: value, start: positions, block: self) }
+        var scratch: Scratch {
+            Scratch(x: x, y: y, image: (a, b), scratch: convolution, value: value, start: positions, block: self)
+        }
 
-        init(rows: Int, widest: Int, patch: Int, int8: Int8FirstLayer?) {
-            floats = .allocate(capacity: rows * (2 * widest + patch) + widest)
+        init(rows: Int, widest: Int, scratch scratchCount: Int, int8: Int8FirstLayer?) {
+            floats = .allocate(capacity: rows * 2 * widest + 3 * widest + scratchCount)
             positions = .allocate(capacity: widest + 2)
             let rows4 = (rows + 3) / 4 * 4
             bytes = int8.map { .allocate(capacity: rows4 * $0.rowBytes) }
@@ -285,8 +317,10 @@ public final class InferenceModel: @unchecked Sendable {
             int8Scratch = int8.map { .allocate(capacity: 5 * $0.groups) }
             x = floats
             y = x + rows * widest
-            cols = y + rows * widest
-            value = cols + rows * patch
+            a = y + rows * widest
+            b = a + widest
+            convolution = b + widest
+            value = convolution + scratchCount
         }
 
         deinit {
@@ -297,76 +331,89 @@ public final class InferenceModel: @unchecked Sendable {
 
     /// The executor: `m` images of `pixels` (image after image) through the
     /// plan, their probabilities into `out`. Activations are image-major
-    /// (`m × rows`) in blocks, feature-major (`rows × m`) in chunks (see
-    /// `blocksPerThread`); one image is both. `threaded`: the products split
-    /// across the engine's threads (else they run on this one).
-    private func run(_ pixels: UnsafePointer<Float>, m: Int, into out: UnsafeMutablePointer<Float>, _ s: Scratch,
-                     threaded: Bool) {
-        let imageMajor = blocksPerThread
-        var x = s.x, y = s.y, rows = inputSize
+    /// (`m × rows`, one row per image).
+    private func run(_ pixels: UnsafePointer<Float>, m: Int, into out: UnsafeMutablePointer<Float>, _ s: Scratch) {
+        var x = s.x, rows = inputSize
         var steps = plan[...]
-        if case let .dense(first)? = plan.first, first.background != nil, imageMajor || m == 1 {
+        if case let .dense(first)? = plan.first, first.background != nil {
             // Zᵀ (m × n, one row per image) from the images' ink pixels
             firstLayer(first, pixels, m: m, into: x, s)
             rows = first.outputs
             steps = plan.dropFirst()
-        } else if imageMajor {
-            // x = (p − mean) / std
-            for i in 0..<m * inputSize { x[i] = (pixels[i] - mean) * inverseStd }
+        } else if let (a, b) = s.image, imageSteps > 0 {
+            // Each image through the image steps on its own, its result into row r.
+            for r in 0..<m {
+                standardize(pixels + r * inputSize, count: inputSize, into: a, order: inputOrder)
+                let (result, n) = apply(plan.prefix(imageSteps), a, b, m: 1, rows: inputSize, s)
+                (x + r * n).update(from: result, count: n)
+                rows = n
+            }
+            steps = plan.dropFirst(imageSteps)
         } else {
-            // x = (p − mean) / std, turned feature-major (inputSize × m)
-            for j in 0..<m { for i in 0..<inputSize { x[i * m + j] = (pixels[j * inputSize + i] - mean) * inverseStd } }
+            for r in 0..<m { standardize(pixels + r * inputSize, count: inputSize, into: x + r * inputSize, order: inputOrder) }
         }
+        (x, rows) = apply(steps, x, x == s.x ? s.y : s.x, m: m, rows: rows, s)
+        // p = softmax(z), image by image
+        for r in 0..<m { Self.softmax(x + r * classCount, classCount, into: out + r * classCount) }
+    }
+
+    /// x = (p − mean) / std for one image, its values moved to `order` when given.
+    private func standardize(_ pixels: UnsafePointer<Float>, count: Int, into x: UnsafeMutablePointer<Float>,
+                             order: [Int]?) {
+        guard let order else {
+            for i in 0..<count { x[i] = (pixels[i] - mean) * inverseStd }
+            return
+        }
+        for i in 0..<count { x[order[i]] = (pixels[i] - mean) * inverseStd }
+    }
+
+    /// The steps `steps` on `m` images of `rows` values in `x`, `y` the
+    /// other buffer; returns the buffer holding the result and its values per image.
+    private func apply(_ steps: ArraySlice<Step>, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                       m: Int, rows: Int, _ s: Scratch) -> (UnsafeMutablePointer<Float>, Int) {
+        var (x, y, rows) = (x, y, rows)
         for step in steps {
             switch step {
             case let .dense(d):
-                dense(d, x, m: m, into: y, s, imageMajor: imageMajor, threaded: threaded)
+                dense(d, x, m: m, into: y, s)
                 rows = d.outputs
                 swap(&x, &y)
-            case let .conv(g, W, b):
-                // y = W·im2col(x) + b
-                convolve(g, x, m: m, W: W.data, b: b.data, cols: s.cols, into: y)
-                rows = g.output.count
+            case let .conv(c):
+                // Z = W ⋆ A + b (and the ReLU), image by image; one image's pixels split across the threads
+                let n = c.geometry.output.count
+                for r in 0..<m { c.apply(x + r * rows, into: y + r * n, scratch: s.scratch, threaded: s.block == nil) }
+                rows = n
                 swap(&x, &y)
             case let .pool(kind, g):
-                pool(kind, g, x, m: m, channels: 0..<g.input.channels, into: y)
-                rows = g.output.count
-                swap(&x, &y)
-            case let .affine(scale, shift, spatial) where imageMajor:
-                // each image's channels one after another, `spatial` values each
+                // channels-last: each pixel's C values pooled side by side, as `pool` pools a batch of C
+                let (input, output) = (g.input, g.output)
+                let flat = ConvGeometry(input: ImageShape(channels: 1, height: input.height, width: input.width),
+                                        output: ImageShape(channels: 1, height: output.height, width: output.width),
+                                        kernel: g.kernel, stride: g.stride, padding: 0)
                 for r in 0..<m {
-                    let image = x + r * rows
-                    for c in 0..<scale.count {
-                        affine(image + c * spatial, image + c * spatial, count: spatial, scale: scale[c], shift: shift[c])
-                    }
+                    pool(kind, flat, x + r * rows, m: input.channels, channels: 0..<1, into: y + r * output.count)
                 }
-            case let .affine(scale, shift, spatial):
-                let n = spatial * m
-                for c in 0..<scale.count { affine(x + c * n, x + c * n, count: n, scale: scale[c], shift: shift[c]) }
+                rows = output.count
+                swap(&x, &y)
+            case let .affine(scale, shift):
+                // y = scale[c]·x + shift[c], c the innermost index
+                let C = scale.count
+                for p in 0..<(m * rows / C) {
+                    let v = x + p * C
+                    for c in 0..<C { v[c] = scale[c] * v[c] + shift[c] }
+                }
             case let .activation(kind):
                 Self.activate(kind, x, rows * m)
             }
         }
-        // p = softmax(z), image by image
-        if imageMajor || m == 1 {
-            for r in 0..<m { Self.softmax(x + r * classCount, classCount, into: out + r * classCount) }
-            return
-        }
-        // (feature-major logits: classes × m)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: classCount) { logits in
-            for j in 0..<m {
-                for i in 0..<classCount { logits[i] = x[i * m + j] }
-                Self.softmax(logits.baseAddress!, classCount, into: out + j * classCount)
-            }
-        }
+        return (x, rows)
     }
 
     /// A dense step on `x` (`m` images of `d.inputs`) into `y`: for one
     /// image with a background, the sparse product over the inputs that
-    /// differ from it; otherwise one product, `Zᵀ = Xᵀ·Wᵀ + b` image-major or
-    /// `Z = W·X + b` feature-major.
+    /// differ from it; otherwise one product, `Zᵀ = Xᵀ·Wᵀ + b`.
     private func dense(_ d: DenseWeights, _ x: UnsafePointer<Float>, m: Int, into y: UnsafeMutablePointer<Float>,
-                       _ s: Scratch, imageMajor: Bool, threaded: Bool) {
+                       _ s: Scratch) {
         let n = d.outputs
         if m == 1, let bg = d.background, let panels = d.panels {
             var count: Int32 = 0
@@ -379,27 +426,27 @@ public final class InferenceModel: @unchecked Sendable {
             s.start[1] = count
             d.shiftedBias.withUnsafeBufferPointer { y.update(from: $0.baseAddress!, count: n) }
             // y = (b + W·x_bg) + Σ_{j: x_j ≠ x_bg} (x_j − x_bg)·W[:, j]
-            sparseProduct(start: s.start, index: s.start + 2, value: s.value, rows: 0..<1, panels, into: y, ldc: n,
-                          accumulate: true)
+            func product(_ range: Range<Int>) {
+                sparseProduct(start: s.start, index: s.start + 2, value: s.value, rows: 0..<1, panels, panels: range,
+                              into: y, ldc: n, accumulate: true)
+            }
+            // One image of a network with convolutions: the panels split across the threads, so that each
+            // core reads (and keeps in its cache) the same half of the weights image after image.
+            if s.block == nil && imageSteps > 0 {
+                parallelRanges(panels.panelCount, minimumPerThread: 1, granularity: 1, product)
+            } else {
+                product(0..<panels.panelCount)
+            }
         } else if m == 1 {
             // y = W·x + b
             y.update(from: d.b.data, count: n)
             Float.blasGemv(transA: false, m: n, n: d.inputs, alpha: 1, a: d.W.data, lda: d.inputs,
                            x: x, incx: 1, beta: 1, y: y, incy: 1)
-        } else if imageMajor {
+        } else {
             // Zᵀ = Xᵀ·Wᵀ + b
             for r in 0..<m { (y + r * n).update(from: d.b.data, count: n) }
             Float.blasGemm(transA: false, transB: true, m: m, n: n, k: d.inputs, alpha: 1, a: x, lda: d.inputs,
                            b: d.W.data, ldb: d.inputs, beta: 1, c: y, ldc: n)
-        } else {
-            // Z = W·X + b
-            broadcastColumn(d.b.data, into: y, rows: n, cols: m)
-            if threaded {
-                gemm(m: n, n: m, k: d.inputs, d.W.data, lda: d.inputs, x, ldb: m, into: y, ldc: m, beta: 1)
-            } else {
-                Float.blasGemm(transA: false, transB: false, m: n, n: m, k: d.inputs, alpha: 1, a: d.W.data,
-                               lda: d.inputs, b: x, ldb: m, beta: 1, c: y, ldc: m)
-            }
         }
     }
 
@@ -498,17 +545,28 @@ struct InferenceWorkspace: Equatable, Sendable {
     /// Values of the widest activation of one image, the input included.
     let widest: Int
     /// Values of the largest convolution's patch matrix for one image,
-    /// `C·k·k × OH·OW` (im2col; 0 without convolutions).
+    /// `C·k·k × OH·OW` (im2col, as training computes a convolution; 0
+    /// without convolutions): the bound on what a convolution may need.
     let widestPatch: Int
+    /// Values of the largest scratch a convolution needs at inference
+    /// (`DirectConvolution.scratchCount`: a zero-padded input, Winograd's tiles).
+    let widestScratch: Int
     /// Values one image needs: two activations of the widest layer (each
     /// layer reads one and writes the other), plus, for a network with
-    /// convolutions, the patch matrix, or, without, the first layer's copy
-    /// of the images as sparse rows (value and position) and as the
-    /// gathered ink pixels (`3 × inputs`).
+    /// convolutions, the larger of the patch matrix and a convolution's scratch,
+    /// or, without, the first layer's copy of the images as sparse rows
+    /// (value and position) and as the gathered ink pixels (`3 × inputs`).
     let perImage: Int
-    /// Images a batch call runs together: `ModelFormat.batchChunk` (256),
-    /// or as many as fit `maximumWorkingValues` when fewer (at least 1).
+    /// Images a batch call's thread runs together: `ModelFormat.batchChunk`
+    /// (256) without convolutions, `convolutionChunk` (32) with, or as many
+    /// as fit `maximumWorkingValues` when fewer (at least 1; half as many
+    /// with convolutions, whose blocks also hold one image's activations).
     let chunk: Int
+
+    /// Images per block for networks with convolutions: enough rows for the
+    /// dense layers' products, few enough that 2 threads share out a batch
+    /// evenly (one image takes about 0.1 ms).
+    static let convolutionChunk = 32
 
     /// - Parameter architecture: layers `LayerSpec.shapes` accepts on an input
     ///   of at most 2^28 values: each activation is then at most 2^28 values
@@ -516,18 +574,25 @@ struct InferenceWorkspace: Equatable, Sendable {
     ///   overflows.
     init(_ architecture: Architecture) {
         let (specs, input) = (architecture.inferenceLayers, architecture.inputShape)
-        var widest = input.count, patch = 0
+        var widest = input.count, patch = 0, scratch = 0
         if case let .success(shapes) = LayerSpec.shapes(of: specs, input: input) {
             var shape = input
             for (i, spec) in specs.enumerated() {
                 widest = max(widest, shapes[i].count)
-                if case let .conv(_, k, _, _) = spec { patch = max(patch, shape.channels * k * k * shapes[i].area) }
+                if case let .conv(_, k, s, p) = spec {
+                    patch = max(patch, shape.channels * k * k * shapes[i].area)
+                    let g = ConvGeometry(input: shape, output: shapes[i], kernel: k, stride: s, padding: p)
+                    scratch = max(scratch, DirectConvolution.scratchCount(g))
+                }
                 shape = shapes[i]
             }
         }
         self.widest = widest
         widestPatch = patch
-        perImage = 2 * widest + (patch > 0 ? patch : 3 * input.count)
-        chunk = max(1, min(ModelFormat.batchChunk, ModelFormat.maximumWorkingValues / max(1, perImage)))
+        widestScratch = scratch
+        perImage = 2 * widest + (patch > 0 ? max(patch, scratch) : 3 * input.count)
+        // (With convolutions a block also holds one image's two activations and padded input: half as many.)
+        let (most, share) = patch > 0 ? (Self.convolutionChunk, 2) : (ModelFormat.batchChunk, 1)
+        chunk = max(1, min(most, ModelFormat.maximumWorkingValues / max(1, perImage) / share))
     }
 }

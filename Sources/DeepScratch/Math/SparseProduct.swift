@@ -87,6 +87,8 @@ struct ColumnPanels: Sendable {
     let rows: Int
     let cols: Int
     let data: [Float]
+    /// Number of panels, the last one narrower when `cols` is not a multiple of 64.
+    var panelCount: Int { (cols + Self.width - 1) / Self.width }
 
     /// `Wᵀ` as panels: element `(j, i)` is `W[i, j]`, for `W` `cols × rows`.
     init(transposeOf W: Matrix<Float>) {
@@ -113,21 +115,25 @@ struct ColumnPanels: Sendable {
 
 /// `C[r, c] = Σ_t value[t] · P[index[t], c]` (plus `C[r, c]` when
 /// `accumulate`) for the CSR rows `rows` (`start`, `index`, `value` as in
-/// `SparseRows`) and all columns of the panels `P`: the product of
+/// `SparseRows`) and the columns of the panels `panels` of `P` (all of
+/// them when nil; the last panel may be narrower than 64): the product of
 /// sparse rows and a matrix stored as `ColumnPanels`.
 func sparseProduct(start: UnsafePointer<Int32>, index: UnsafePointer<Int32>, value: UnsafePointer<Float>,
-                   rows: Range<Int>, _ P: ColumnPanels, into C: UnsafeMutablePointer<Float>, ldc: Int,
-                   accumulate: Bool) {
+                   rows: Range<Int>, _ P: ColumnPanels, panels: Range<Int>? = nil, into C: UnsafeMutablePointer<Float>,
+                   ldc: Int, accumulate: Bool) {
     let full = P.cols / ColumnPanels.width, K = P.rows
+    let panels = panels ?? 0..<P.panelCount
     P.data.withUnsafeBufferPointer { data in
         let B = data.baseAddress!
-        if full > 0 && !rows.isEmpty {
-            dsk_sparse_rows_times_dense64(start, index, value, rows.lowerBound, rows.upperBound, B,
-                                          ColumnPanels.width, ColumnPanels.width * K, full, C, ldc,
+        let whole = panels.clamped(to: 0..<full)
+        if !whole.isEmpty && !rows.isEmpty {
+            let first = whole.lowerBound * ColumnPanels.width
+            dsk_sparse_rows_times_dense64(start, index, value, rows.lowerBound, rows.upperBound, B + first * K,
+                                          ColumnPanels.width, ColumnPanels.width * K, whole.count, C + first, ldc,
                                           accumulate ? 1 : 0)
         }
         let c0 = full * ColumnPanels.width
-        if c0 < P.cols {
+        if c0 < P.cols && panels.contains(full) {
             sparseProductColumns(start: start, index: index, value: value, rows: rows, B + c0 * K,
                                  ldb: P.cols - c0, columns: 0..<(P.cols - c0), into: C + c0, ldc: ldc,
                                  accumulate: accumulate)
