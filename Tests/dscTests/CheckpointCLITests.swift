@@ -86,19 +86,7 @@ final class StreamingDSC: @unchecked Sendable {
 
 /// Ctrl-C checkpoints, `--resume`, and `--checkpoint-every`, with real
 /// training runs of the built dsc.
-final class CheckpointCLITests: XCTestCase {
-    private var scratch: TemporaryFolder!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        scratch = try TemporaryFolder()
-    }
-
-    override func tearDown() {
-        scratch = nil
-        super.tearDown()
-    }
-
+final class CheckpointCLITests: ScratchFolderTestCase {
     /// Starts a 50-epoch training run to `output`, waits for the line of
     /// epoch 1 (hang guard: 600 s), sends SIGINT and waits for the exit
     /// (hang guard: 60 s). Returns the exit status and standard output.

@@ -5,19 +5,7 @@ import XCTest
 
 /// `dsc train --arch`, `inspect`, `eval` and `--resume` with a convolutional
 /// network, through the built dsc (a tiny network on 1,000 training images).
-final class ConvolutionalCLITests: XCTestCase {
-    private var scratch: TemporaryFolder!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        scratch = try TemporaryFolder()
-    }
-
-    override func tearDown() {
-        scratch = nil
-        super.tearDown()
-    }
-
+final class ConvolutionalCLITests: ScratchFolderTestCase {
     func testTrainInspectEvalAndResumeATinyCNN() throws {
         let model = scratch.path + "/cnn.dsm"
         let data = try DSCHarness.mnist()

@@ -109,7 +109,7 @@ enum DSCHarness {
 
 /// `dsc predict`, `preprocess`, `eval`, `inspect` and `convert`, run as
 /// subprocesses on a model trained once for the class.
-final class PredictEvalCLITests: XCTestCase {
+final class PredictEvalCLITests: ScratchFolderTestCase {
     /// The model every test uses: `dsc train --hidden 32 --epochs 1 --dev 0`,
     /// trained on first use and removed after the last test.
     nonisolated(unsafe) private static var modelFolder: TemporaryFolder?
@@ -135,18 +135,11 @@ final class PredictEvalCLITests: XCTestCase {
         super.tearDown()
     }
 
-    private var scratch: TemporaryFolder!
     private var modelPath = ""
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        scratch = try TemporaryFolder()
         modelPath = try Self.model()
-    }
-
-    override func tearDown() {
-        scratch = nil
-        super.tearDown()
     }
 
     private func dsc(_ arguments: [String], limit: Double = 600) throws -> ProcessResult {

@@ -5,19 +5,7 @@ import XCTest
 
 /// The models that ship with dsc, by name: `default` (the convolutional
 /// network) and `mlp`; names resolve before paths, from any working folder.
-final class ShippedModelsCLITests: XCTestCase {
-    private var scratch: TemporaryFolder!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        scratch = try TemporaryFolder()
-    }
-
-    override func tearDown() {
-        scratch = nil
-        super.tearDown()
-    }
-
+final class ShippedModelsCLITests: ScratchFolderTestCase {
     /// The repository's copy of a shipped file (what SwiftPM copies beside dsc).
     private func repositoryFile(_ name: String) -> String { DSCHarness.root + "/Sources/dsc/Resources/" + name }
 

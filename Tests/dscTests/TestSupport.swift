@@ -5,6 +5,21 @@ import XCTest
 // Helpers shared by the dsc tests: temporary folders, a reference SHA-256,
 // a tiny HTTP/1.1 server on 127.0.0.1, and subprocesses with a watchdog.
 
+/// A test case with a fresh scratch folder for each test, removed after it.
+class ScratchFolderTestCase: XCTestCase {
+    var scratch: TemporaryFolder!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        scratch = try TemporaryFolder()
+    }
+
+    override func tearDown() {
+        scratch = nil
+        super.tearDown()
+    }
+}
+
 /// A fresh folder under the system's temporary folder, removed on deinit.
 final class TemporaryFolder: Sendable {
     let path: String
