@@ -235,11 +235,12 @@ struct BenchCommand: ParsableCommand {
                 var machine: String
                 var threads: Int
                 var products: String
+                var kernels: String
                 var figures: [BenchFigure]
             }
             let formatter = ISO8601DateFormatter()
             let report = Report(date: formatter.string(from: started), machine: Self.machine(), threads: threadCount,
-                                products: BLASBackend.report.summary, figures: figures)
+                                products: BLASBackend.report.summary, kernels: EngineKernels.summary, figures: figures)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))

@@ -13,12 +13,14 @@ enum Terminal {
     }
 
     /// Says what computes the matrix products ("products: OpenBLAS 0.3.21,
-    /// SkylakeX kernels, CPU AVX-512") on standard output, and on standard
+    /// SkylakeX kernels, CPU AVX-512") and the engine's own kernels
+    /// ("kernels: convolutions avx512, …") on standard output, and on standard
     /// error a one-line warning when OpenBLAS's own choice of kernels was
     /// older than the CPU, with what was done about it.
     static func products() {
         let report = BLASBackend.report
         line("products: \(report.summary)")
+        line("kernels: \(EngineKernels.summary)")
         if let text = report.warning { warning(text) }
     }
 

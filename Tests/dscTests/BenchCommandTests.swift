@@ -50,7 +50,8 @@ final class BenchCommandTests: XCTestCase {
         }
     }
 
-    /// `dsc bench` names what computes the products; forced to OpenBLAS's
+    /// `dsc bench` names what computes the products and the engine's own
+    /// kernels (the baseline ones when DEEPSCRATCH_KERNELS says so); forced to OpenBLAS's
     /// oldest x86-64 kernels (as Debian 12's OpenBLAS picks by itself on a
     /// CPU it does not know), it says so in one warning line and keeps the
     /// user's choice.
@@ -71,6 +72,12 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(chosen.status, 0, chosen.stderr)
         let line = try XCTUnwrap(chosen.stdout.split(separator: "\n").first { $0.hasPrefix("products: ") }, chosen.stdout)
         XCTAssertFalse(line.contains("Prescott"), "on a CPU with AVX the engine never leaves OpenBLAS on Prescott: \(line)")
+        // The engine's own kernels are named too, narrowed by DEEPSCRATCH_KERNELS.
+        XCTAssertTrue(chosen.stdout.contains("\nkernels: convolutions "), chosen.stdout)
+        env["DEEPSCRATCH_KERNELS"] = "baseline"
+        let narrow = try runProcess(try DSCHarness.executable(), ["bench", "--only", "gemm", "--seconds", "0.05", "--threads", "1"],
+                                    environment: env, limit: 300)
+        XCTAssertTrue(narrow.stdout.contains("\nkernels: convolutions baseline, sparse products baseline, int8 float\n"), narrow.stdout)
         // A warning only when OpenBLAS's own choice was replaced, and then it says with what.
         XCTAssertTrue(chosen.stderr.isEmpty || chosen.stderr.contains("switched it to its"), chosen.stderr)
     }
