@@ -413,10 +413,13 @@ extension Network {
 
 extension Network where T == Float {
     /// Cost and accuracy (dropout off) on `images`, in batches.
+    /// - Parameter batchSize: images per forward pass; by default 1,000, or
+    ///   256 for a network with convolutions (whose buffers, im2col's above
+    ///   all, grow with the batch: 1,000 images of conv3 take about 870 MB).
     /// - Throws: `DeepScratchError.dataMismatch` if the images do not fit the network.
-    public func evaluate(_ images: LabeledImages, standardization: Standardization, batchSize: Int = 1000) throws -> Evaluation {
+    public func evaluate(_ images: LabeledImages, standardization: Standardization, batchSize: Int? = nil) throws -> Evaluation {
         try checkLabels(images, name: "evaluation")
-        let batchSize = max(1, batchSize)
+        let batchSize = max(1, batchSize ?? (convolutionLayers.isEmpty ? 1000 : 256))
         let table = standardization.table(Float.self)
         let X = Matrix<Float>(rows: inputSize, cols: 0)
         var labels = [Int32](repeating: 0, count: batchSize)
