@@ -5,7 +5,7 @@ import Foundation
 import Glibc
 import XCTest
 
-// MARK: - Harness shared with CheckpointCLITests
+// MARK: - Harness CheckpointCLITests uses too
 
 /// The built `dsc`, the MNIST files, and an environment that can reach
 /// nothing but 127.0.0.1.

@@ -55,8 +55,10 @@ public final class InferenceModel: @unchecked Sendable {
     enum Step {
         case dense(DenseWeights)
         case conv(DirectConvolution)
-        /// Pooling of a channels-last image (`ConvGeometry` of the channels-first one).
-        case pool(PoolKind, ConvGeometry)
+        /// Pooling of a channels-last image of `channels` channels: `pool` over a
+        /// one-channel geometry with the channels as its batch (each pixel's C
+        /// values pooled side by side).
+        case pool(PoolKind, ConvGeometry, channels: Int)
         /// Batch normalization at inference: `y = scale[c]·x + shift[c]`, channel innermost.
         case affine(scale: [Float], shift: [Float])
         case activation(ActivationKind)
@@ -167,7 +169,10 @@ public final class InferenceModel: @unchecked Sendable {
                                                      b: try b.map(matrix) ?? Matrix<Float>(rows: output.channels, cols: 1))))
                 image = output
             case let .pool(kind, input, output, size, stride):
-                steps.append(.pool(kind, ConvGeometry(input: input, output: output, kernel: size, stride: stride, padding: 0)))
+                let flat = ConvGeometry(input: ImageShape(channels: 1, height: input.height, width: input.width),
+                                        output: ImageShape(channels: 1, height: output.height, width: output.width),
+                                        kernel: size, stride: stride, padding: 0)
+                steps.append(.pool(kind, flat, channels: input.channels))
                 image = output
             case let .batchNorm(shape, epsilon, gamma, beta, mean, variance):
                 let (g, bt, mu, v) = (try matrix(gamma), try matrix(beta), try matrix(mean), try matrix(variance))
@@ -384,16 +389,11 @@ public final class InferenceModel: @unchecked Sendable {
                 for r in 0..<m { c.apply(x + r * rows, into: y + r * n, scratch: s.scratch, threaded: s.block == nil) }
                 rows = n
                 swap(&x, &y)
-            case let .pool(kind, g):
-                // channels-last: each pixel's C values pooled side by side, as `pool` pools a batch of C
-                let (input, output) = (g.input, g.output)
-                let flat = ConvGeometry(input: ImageShape(channels: 1, height: input.height, width: input.width),
-                                        output: ImageShape(channels: 1, height: output.height, width: output.width),
-                                        kernel: g.kernel, stride: g.stride, padding: 0)
-                for r in 0..<m {
-                    pool(kind, flat, x + r * rows, m: input.channels, channels: 0..<1, into: y + r * output.count)
-                }
-                rows = output.count
+            case let .pool(kind, flat, channels):
+                // Z = pool(A), channels-last
+                let n = flat.output.area * channels
+                for r in 0..<m { pool(kind, flat, x + r * rows, m: channels, channels: 0..<1, into: y + r * n) }
+                rows = n
                 swap(&x, &y)
             case let .affine(scale, shift):
                 // y = scale[c]·x + shift[c], c the innermost index
